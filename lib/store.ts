@@ -1,0 +1,20 @@
+/**
+ * Where the plugin keeps what must outlive one request: pending 3-D Secure
+ * sessions, outcome claims (exactly-once hooks), webhook dedup marks and
+ * idempotency records. Values are JSON-serialisable.
+ *
+ * `claim` and `take` must be atomic, also across processes sharing the store:
+ * they are what makes the TermUrl single-use and the outcome hooks fire once.
+ */
+export interface SessionStore {
+  /** The value under `key`, or `undefined` when absent or expired. */
+  get (key: string): Promise<unknown | undefined>
+  /** Stores `value` under `key` for `ttlMs` milliseconds, replacing any value. */
+  set (key: string, value: unknown, ttlMs: number): Promise<void>
+  /** Stores `value` only when `key` is absent; `true` when this call stored it. */
+  claim (key: string, value: unknown, ttlMs: number): Promise<boolean>
+  /** Reads and deletes `key` in one atomic step; only one concurrent caller gets the value. */
+  take (key: string): Promise<unknown | undefined>
+  /** Removes `key`; absent keys are not an error. */
+  delete (key: string): Promise<void>
+}
