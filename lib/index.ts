@@ -1,0 +1,2 @@
+export type { SessionStore } from './store.js'
+export * from './errors.js'
