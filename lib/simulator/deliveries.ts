@@ -1,0 +1,240 @@
+import { generateKeyPair, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { promisify } from 'node:util'
+import { Agent, request } from 'undici'
+import type { DeliveryMode, SimDelivery } from './contract.js'
+
+/**
+ * Outgoing deliveries: webhooks (signed by the webhook's key) and
+ * success callbacks (signed by the company key). At-least-once like the
+ * platform: retried with exponential backoff until a 2xx, a bounded number
+ * of times, optionally duplicated or held and reordered.
+ */
+
+const generateKeyPairAsync = promisify(generateKeyPair)
+const rsa = { modulusLength: 2048 } as const
+
+export interface SigningKey {
+  privateKey: KeyObject
+  publicPem: string
+}
+
+function toSigningKey ({ privateKey, publicKey }: { privateKey: KeyObject, publicKey: KeyObject }): SigningKey {
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string }
+}
+
+export async function newSigningKeyAsync (): Promise<SigningKey> {
+  return toSigningKey(await generateKeyPairAsync('rsa', rsa))
+}
+
+export function newSigningKey (): SigningKey {
+  return toSigningKey(generateKeyPairSync('rsa', rsa))
+}
+
+interface Webhook {
+  id: string
+  url: string
+  events: string[] | undefined
+  /** Its own key, or undefined to sign with the (rotatable) default webhook key. */
+  key: SigningKey | undefined
+}
+
+interface HeldEvent { purchaseId: string, eventType: string, payload: object }
+
+interface Job {
+  kind: SimDelivery['kind']
+  url: string
+  eventType: string
+  purchaseId: string
+  body: string
+  signature: string
+}
+
+export interface DeliveryOptions {
+  attempts: number
+  backoffMs: number
+  webhookKey: SigningKey
+  companyKey: SigningKey
+}
+
+export class Deliveries {
+  readonly log: SimDelivery[] = []
+  webhookKey: SigningKey
+  companyKey: SigningKey
+  readonly mode: DeliveryMode
+
+  readonly #attempts: number
+  readonly #backoffMs: number
+  readonly #webhooks = new Map<string, Webhook>()
+  readonly #held = new Map<string, HeldEvent[]>()
+  readonly #sleeps = new Set<{ timer: NodeJS.Timeout, wake: () => void }>()
+  readonly #idleWaiters: Array<() => void> = []
+  readonly #abort = new AbortController()
+  // One keep-alive pool for every target, like a real platform's sender.
+  readonly #agent = new Agent({ keepAliveTimeout: 2000, connections: 16 })
+  #pending = 0
+  #closed = false
+
+  constructor (opts: DeliveryOptions) {
+    this.#attempts = opts.attempts
+    this.#backoffMs = opts.backoffMs
+    this.webhookKey = opts.webhookKey
+    this.companyKey = opts.companyKey
+    let outOfOrder = false
+    const flush = () => { this.#flush() }
+    this.mode = {
+      duplicate: false,
+      get outOfOrder () { return outOfOrder },
+      set outOfOrder (value: boolean) {
+        outOfOrder = value
+        // Switching the knob off releases what it held.
+        if (!value) flush()
+      }
+    }
+  }
+
+  addWebhook (opts: { url: string, events?: string[], newKey?: boolean }): { id: string, publicKey: string } {
+    if (!/^https?:\/\//.test(opts.url) || !URL.canParse(opts.url)) throw new TypeError('addWebhook: url must be an absolute http(s) URL')
+    const key = opts.newKey ? newSigningKey() : undefined
+    const id = randomUUID()
+    this.#webhooks.set(id, { id, url: opts.url, events: opts.events, key })
+    return { id, publicKey: (key ?? this.webhookKey).publicPem }
+  }
+
+  removeWebhook (id: string): void {
+    this.#webhooks.delete(id)
+  }
+
+  /** An event as the platform raises it: held when out-of-order mode is on, else sent now. */
+  publish (purchaseId: string, eventType: string, payload: object): void {
+    // Snapshot now: a held event must carry the state it was raised with.
+    const event = { purchaseId, eventType, payload: structuredClone(payload) }
+    if (this.mode.outOfOrder) {
+      const held = this.#held.get(purchaseId) ?? []
+      held.push(event)
+      this.#held.set(purchaseId, held)
+      return
+    }
+    // Never rejects: delivery failures end up in the log, not as errors.
+    this.#track(() => this.#dispatch(event))
+  }
+
+  /** Sends an event now, whatever the mode; resolves when every delivery of it is done. */
+  emit (purchaseId: string, eventType: string, payload: object): Promise<void> {
+    return this.#track(() => this.#dispatch({ purchaseId, eventType, payload }))
+  }
+
+  successCallback (purchaseId: string, url: string, payload: object): void {
+    const body = JSON.stringify({ ...payload, event_type: 'purchase.paid' })
+    const job: Job = { kind: 'success_callback', url, eventType: 'purchase.paid', purchaseId, body, signature: signBody(body, this.companyKey) }
+    this.#track(() => this.#twice(job))
+  }
+
+  /** Resolves once nothing is held, in flight or waiting for a retry. */
+  async idle (): Promise<void> {
+    while (!this.#closed) {
+      if (this.#held.size > 0) await this.#flush()
+      if (this.#pending === 0) return
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve))
+    }
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#held.clear()
+    this.#abort.abort()
+    for (const sleep of this.#sleeps) {
+      clearTimeout(sleep.timer)
+      sleep.wake()
+    }
+    this.#wakeIdle()
+    await this.#agent.destroy()
+  }
+
+  #flush (): Promise<void> {
+    const batches = [...this.#held.values()]
+    this.#held.clear()
+    return this.#track(async () => {
+      for (const batch of batches) {
+        for (const event of batch.reverse()) await this.#dispatch(event)
+      }
+    })
+  }
+
+  async #dispatch ({ purchaseId, eventType, payload }: HeldEvent): Promise<void> {
+    const body = JSON.stringify({ ...payload, event_type: eventType })
+    const jobs: Promise<void>[] = []
+    for (const hook of this.#webhooks.values()) {
+      if (hook.events && !hook.events.includes(eventType)) continue
+      const signature = signBody(body, hook.key ?? this.webhookKey)
+      jobs.push(this.#twice({ kind: 'webhook', url: hook.url, eventType, purchaseId, body, signature }))
+    }
+    await Promise.all(jobs)
+  }
+
+  async #twice (job: Job): Promise<void> {
+    if (this.mode.duplicate) await Promise.all([this.#deliver(job), this.#deliver(job)])
+    else await this.#deliver(job)
+  }
+
+  async #deliver (job: Job): Promise<void> {
+    for (let attempt = 1; attempt <= this.#attempts; attempt++) {
+      if (attempt > 1) await this.#sleep(this.#backoffMs * 2 ** (attempt - 2))
+      if (this.#closed) return
+      const statusCode = await this.#post(job)
+      if (this.#closed) return
+      this.log.push({ ...job, attempt, statusCode })
+      if (statusCode !== null && statusCode >= 200 && statusCode < 300) return
+    }
+  }
+
+  async #post (job: Job): Promise<number | null> {
+    try {
+      const res = await request(job.url, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        signal: this.#abort.signal,
+        headers: { 'content-type': 'application/json', 'x-signature': job.signature, 'user-agent': 'qorepay-simulator' },
+        body: job.body,
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000
+      })
+      await res.body.dump()
+      return res.statusCode
+    } catch {
+      // Refused, reset or timed out: no HTTP answer, retried like a 5xx.
+      return null
+    }
+  }
+
+  #sleep (ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const sleep = {
+        wake: () => {
+          this.#sleeps.delete(sleep)
+          resolve()
+        },
+        timer: setTimeout(() => sleep.wake(), ms)
+      }
+      this.#sleeps.add(sleep)
+    })
+  }
+
+  async #track (work: () => Promise<void>): Promise<void> {
+    this.#pending++
+    try {
+      await work()
+    } finally {
+      this.#pending--
+      if (this.#pending === 0) this.#wakeIdle()
+    }
+  }
+
+  #wakeIdle (): void {
+    for (const wake of this.#idleWaiters.splice(0)) wake()
+  }
+}
+
+/** Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes. */
+export function signBody (body: string, key: SigningKey): string {
+  return sign('sha256', Buffer.from(body), key.privateKey).toString('base64')
+}

@@ -1,0 +1,296 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Payment, Purchase, TransactionAttempt } from '../gateway-types.js'
+import { renderAcsError, renderAcsPage } from './acs-page.js'
+import { checkCard } from './card-fields.js'
+import type { SimRoute } from './contract.js'
+import type { Deliveries } from './deliveries.js'
+import { checkPurchaseBody, isAmount, newPurchase, newRefund, recordPayment, setStatus } from './purchases.js'
+import { fieldErrors, htmlReply, jsonReply, platformError, type Reply } from './reply.js'
+import { cardBrand, decideCard, FAILURES, maskPan, type FailureCode } from './test-cards.js'
+import { ThreeDSTokens, type ThreeDSResult } from './three-ds.js'
+
+/**
+ * The simulated platform's behaviour behind each route: the purchase state
+ * machine, the S2S card post, the 3-D Secure round trip and the events each
+ * step raises. Handlers return a Reply; the HTTP layer decides (faults) what
+ * reaches the wire.
+ */
+
+export interface PlatformRequest {
+  route: SimRoute
+  /** The purchase id in the path, for routes that have one. */
+  id: string
+  method: string
+  url: URL
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** A 3-D Secure step in progress: what was issued, never the card itself. */
+interface ThreeDSSession {
+  paReq: string
+  md: string
+  cvcOk: boolean
+  attempt: Omit<TransactionAttempt, 'successful' | 'error'>
+  /** The callback's answer once decided, repeated to later callbacks. */
+  final?: Reply
+}
+
+const notFound = () => platformError(404, 'Not found.', 'not_found')
+const s2sError = (code: string, message: string) => jsonReply(400, { status: 'error', code, message })
+
+type Parsed = { ok: true, value: unknown } | { ok: false, reply: Reply }
+function parseJson (body: string, empty: unknown): Parsed {
+  if (body.trim() === '') return { ok: true, value: empty }
+  try {
+    return { ok: true, value: JSON.parse(body) }
+  } catch (err) {
+    return { ok: false, reply: platformError(400, `JSON parse error - ${(err as Error).message}`, 'parse_error') }
+  }
+}
+
+export interface PlatformOptions { apiKey: string, s2sToken: string, brandId: string }
+
+export class Platform {
+  readonly purchases = new Map<string, Purchase>()
+  origin = ''
+  readonly #opts: PlatformOptions
+  readonly #deliveries: Deliveries
+  readonly #tokens = new ThreeDSTokens()
+  readonly #sessions = new Map<string, ThreeDSSession>()
+  readonly #refunds = new Map<string, Payment[]>()
+
+  constructor (opts: PlatformOptions, deliveries: Deliveries) {
+    this.#opts = opts
+    this.#deliveries = deliveries
+  }
+
+  handle (req: PlatformRequest): Reply {
+    switch (req.route) {
+      case 'acs': return this.#acs(req)
+      case 'callback': return this.#callback(req)
+      case 'direct_post': return this.#directPost(req)
+    }
+    if (req.headers.authorization !== `Bearer ${this.#opts.apiKey}`) return unauthorized()
+    if (req.route === 'public_key') return jsonReply(200, this.#deliveries.companyKey.publicPem)
+    if (req.route === 'purchases.create') return this.#create(req.body)
+    const purchase = this.purchases.get(req.id)
+    if (!purchase) return notFound()
+    switch (req.route) {
+      case 'purchases.get': return jsonReply(200, purchase)
+      case 'purchases.capture': return this.#capture(purchase, req.body)
+      case 'purchases.release': return this.#release(purchase)
+      case 'purchases.cancel': return this.#cancel(purchase)
+      case 'purchases.refund': return this.#refund(purchase, req.body)
+    }
+  }
+
+  /** Re-sends an event for a purchase (`payment.refunded` carries its latest refund). */
+  emit (purchaseId: string, eventType: string): Promise<void> {
+    const purchase = this.purchases.get(purchaseId)
+    if (!purchase) return Promise.reject(new Error(`emit: unknown purchase ${purchaseId}`))
+    if (eventType === 'payment.refunded') {
+      const refund = this.#refunds.get(purchaseId)?.at(-1)
+      if (!refund) return Promise.reject(new Error(`emit: purchase ${purchaseId} has no refund`))
+      return this.#deliveries.emit(purchaseId, eventType, refund)
+    }
+    return this.#deliveries.emit(purchaseId, eventType, purchase)
+  }
+
+  /** The bank decided while nobody came back to the TermUrl. */
+  completeThreeDS (purchaseId: string, result: ThreeDSResult): void {
+    const purchase = this.purchases.get(purchaseId)
+    const session = this.#sessions.get(purchaseId)
+    if (!purchase || !session) throw new Error(`completeThreeDS: no 3-D Secure step for purchase ${purchaseId}`)
+    if (!session.final) session.final = this.#finishThreeDS(purchase, session, result)
+  }
+
+  #create (body: string): Reply {
+    const parsed = parseJson(body, {})
+    if (!parsed.ok) return parsed.reply
+    const checked = checkPurchaseBody(parsed.value, this.#opts.brandId)
+    if (!checked.ok) return fieldErrors(checked.errors)
+    const purchase = newPurchase(checked.input, this.#opts.brandId, this.origin)
+    this.purchases.set(purchase.id, purchase)
+    return jsonReply(201, purchase)
+  }
+
+  /** `{amount}` of capture and refund: absent means all of `max`. */
+  #amount (body: string, max: number): { ok: true, amount: number } | { ok: false, reply: Reply } {
+    const parsed = parseJson(body, {})
+    if (!parsed.ok) return parsed
+    const amount = (parsed.value as { amount?: unknown } | null)?.amount ?? max
+    if (!isAmount(amount) || amount === 0) return { ok: false, reply: fieldErrors({ amount: [{ message: 'Must be a positive integer.', code: 'invalid' }] }) }
+    if (amount > max) return { ok: false, reply: fieldErrors({ amount: [{ message: `Must not exceed ${max}.`, code: 'invalid' }] }) }
+    return { ok: true, amount }
+  }
+
+  #capture (purchase: Purchase, body: string): Reply {
+    if (purchase.status !== 'hold') return wrongStatus(purchase, 'capture')
+    const checked = this.#amount(body, purchase.payment!.amount)
+    if (!checked.ok) return checked.reply
+    recordPayment(purchase, checked.amount, true)
+    setStatus(purchase, 'paid')
+    this.#deliveries.publish(purchase.id, 'purchase.captured', purchase)
+    this.#paid(purchase)
+    return jsonReply(200, purchase)
+  }
+
+  #release (purchase: Purchase): Reply {
+    if (purchase.status !== 'hold') return wrongStatus(purchase, 'release')
+    setStatus(purchase, 'released')
+    this.#deliveries.publish(purchase.id, 'purchase.released', purchase)
+    return jsonReply(200, purchase)
+  }
+
+  #cancel (purchase: Purchase): Reply {
+    if (purchase.status !== 'created') return wrongStatus(purchase, 'cancel')
+    setStatus(purchase, 'cancelled')
+    this.#deliveries.publish(purchase.id, 'purchase.cancelled', purchase)
+    return jsonReply(200, purchase)
+  }
+
+  #refund (purchase: Purchase, body: string): Reply {
+    if (purchase.status !== 'paid') return wrongStatus(purchase, 'refund')
+    const checked = this.#amount(body, purchase.refundable_amount)
+    if (!checked.ok) return checked.reply
+    const refund = newRefund(purchase, checked.amount)
+    const refunds = this.#refunds.get(purchase.id) ?? []
+    refunds.push(refund)
+    this.#refunds.set(purchase.id, refunds)
+    purchase.refundable_amount -= checked.amount
+    if (purchase.refundable_amount === 0) setStatus(purchase, 'refunded')
+    else purchase.updated_on = refund.created_on
+    this.#deliveries.publish(purchase.id, 'payment.refunded', refund)
+    return jsonReply(200, refund)
+  }
+
+  #directPost (req: PlatformRequest): Reply {
+    if (req.url.searchParams.get('s2s') !== 'true') {
+      return platformError(400, 'Server-to-server card posts need ?s2s=true.', 's2s_required')
+    }
+    if (req.headers.authorization !== `Bearer ${this.#opts.s2sToken}`) return unauthorized()
+    const purchase = this.purchases.get(req.id)
+    if (!purchase) return notFound()
+    if (!purchase.direct_post_url) {
+      return platformError(400, 'Direct post needs success_redirect and failure_redirect on the purchase.', 'direct_post_not_enabled')
+    }
+    const parsed = parseJson(req.body, undefined)
+    if (!parsed.ok) return parsed.reply
+    if (typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
+      return platformError(400, 'Invalid data. Expected a dictionary.', 'invalid')
+    }
+    const checked = checkCard(parsed.value as Record<string, unknown>)
+    if (!checked.ok) return fieldErrors(checked.errors)
+    if (purchase.status !== 'created') {
+      return s2sError('purchase_not_payable', `The purchase cannot be paid (status ${purchase.status}).`)
+    }
+    const { card } = checked
+    const attempt = {
+      type: 'execute',
+      payment_method: 'card',
+      flow: 'direct_post',
+      extra: { masked_pan: maskPan(card.cardNumber), card_brand: cardBrand(card.cardNumber) },
+      country: null,
+      client_ip: card.remoteIp,
+      processing_time: null
+    }
+    const outcome = decideCard(card.cardNumber, card.expires, card.cvc, new Date())
+    if (outcome.kind === 'failed') return this.#fail(purchase, attempt, outcome.code)
+    if (outcome.kind === 'approved') return this.#approve(purchase, attempt)
+
+    const session: ThreeDSSession = {
+      paReq: this.#tokens.paReq(purchase.id),
+      md: outcome.method === 'POST' ? this.#tokens.md() : '',
+      cvcOk: outcome.cvcOk,
+      attempt
+    }
+    this.#sessions.set(purchase.id, session)
+    setStatus(purchase, 'pending_execute')
+    this.#deliveries.publish(purchase.id, 'purchase.pending_execute', purchase)
+    return jsonReply(200, {
+      status: '3DS_required',
+      Method: outcome.method,
+      PaReq: session.paReq,
+      MD: session.md,
+      URL: `${this.origin}/acs/`,
+      callback_url: `${this.origin}/s2s/callback/${purchase.id}/`
+    })
+  }
+
+  #acs (req: PlatformRequest): Reply {
+    const params = req.method === 'GET' ? req.url.searchParams : new URLSearchParams(req.body)
+    const paReq = params.get('PaReq')
+    const termUrl = params.get('TermUrl')
+    if (!paReq || !termUrl) return htmlReply(400, renderAcsError('PaReq and TermUrl are required.'))
+    if (!/^https?:\/\//.test(termUrl) || !URL.canParse(termUrl)) return htmlReply(400, renderAcsError('TermUrl must be an absolute http(s) URL.'))
+    const purchaseId = this.#tokens.purchaseOf(paReq) ?? ''
+    const session = this.#sessions.get(purchaseId)
+    if (session?.paReq !== paReq) return htmlReply(400, renderAcsError('Unknown PaReq.'))
+    const { total, currency } = this.purchases.get(purchaseId)!.purchase
+    return htmlReply(200, renderAcsPage({
+      paReq,
+      // The ACS echoes MD untouched; checking it is the callback's job.
+      md: params.get('MD') ?? '',
+      termUrl,
+      amount: `${(total / 100).toFixed(2)} ${currency}`,
+      approvePaRes: this.#tokens.paRes(purchaseId, 'approve'),
+      failPaRes: this.#tokens.paRes(purchaseId, 'fail')
+    }))
+  }
+
+  #callback (req: PlatformRequest): Reply {
+    const purchase = this.purchases.get(req.id)
+    if (!purchase) return notFound()
+    const session = this.#sessions.get(purchase.id)
+    if (!session) return s2sError('no_3ds_pending', 'This purchase has no 3-D Secure step to complete.')
+    const params = new URLSearchParams(req.body)
+    const result = this.#tokens.verify(params.get('PaRes') ?? '', purchase.id)
+    if (!result) return s2sError('invalid_pares', 'PaRes is missing, forged or for another purchase.')
+    if ((params.get('MD') ?? '') !== session.md) return s2sError('invalid_md', 'MD does not match the one issued.')
+    session.final ??= this.#finishThreeDS(purchase, session, result)
+    return session.final
+  }
+
+  #finishThreeDS (purchase: Purchase, session: ThreeDSSession, result: ThreeDSResult): Reply {
+    if (result === 'fail') return this.#fail(purchase, session.attempt, '3ds_failed')
+    if (!session.cvcOk) return this.#fail(purchase, session.attempt, 'incorrect_cvc')
+    return this.#approve(purchase, session.attempt)
+  }
+
+  #approve (purchase: Purchase, attempt: ThreeDSSession['attempt']): Reply {
+    purchase.transaction_data.attempts.push({ ...attempt, successful: true, error: null })
+    const total = purchase.purchase.total
+    if (purchase.skip_capture) {
+      recordPayment(purchase, total, false)
+      setStatus(purchase, 'hold')
+      this.#deliveries.publish(purchase.id, 'purchase.hold', purchase)
+      return jsonReply(200, { status: 'authorized' })
+    }
+    recordPayment(purchase, total, true)
+    setStatus(purchase, 'paid')
+    this.#deliveries.publish(purchase.id, 'purchase.paid', purchase)
+    this.#paid(purchase)
+    return jsonReply(200, { status: 'executed' })
+  }
+
+  #fail (purchase: Purchase, attempt: ThreeDSSession['attempt'], code: FailureCode): Reply {
+    const error = { code, message: FAILURES[code] }
+    purchase.transaction_data.attempts.push({ ...attempt, successful: false, error })
+    setStatus(purchase, 'error')
+    this.#deliveries.publish(purchase.id, 'purchase.payment_failure', purchase)
+    return s2sError(code, error.message)
+  }
+
+  #paid (purchase: Purchase): void {
+    if (purchase.success_callback) this.#deliveries.successCallback(purchase.id, purchase.success_callback, purchase)
+  }
+}
+
+function unauthorized (): Reply {
+  return platformError(401, 'Invalid token.', 'authentication_failed')
+}
+
+function wrongStatus (purchase: Purchase, action: string): Reply {
+  return platformError(400, `Cannot ${action} a purchase with status ${purchase.status}.`, 'purchase_wrong_status')
+}
