@@ -1,3 +1,5 @@
+import { QorePayStoreError } from './errors.js'
+
 /**
  * Where the plugin keeps what must outlive one request: pending 3-D Secure
  * sessions, outcome claims (exactly-once hooks), webhook dedup marks and
@@ -17,4 +19,26 @@ export interface SessionStore {
   take (key: string): Promise<unknown | undefined>
   /** Removes `key`; absent keys are not an error. */
   delete (key: string): Promise<void>
+}
+
+/**
+ * The plugin's view of the host's store: any failure (Redis down, timeout)
+ * becomes FST_QOREPAY_STORE_UNAVAILABLE (503), so every route answers it the
+ * same clear way and nothing half-done is reported as done.
+ */
+export function guardStore (store: SessionStore): SessionStore {
+  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+    try {
+      return await fn.apply(store, args)
+    } catch (err) {
+      throw new QorePayStoreError((err as Error).message, { cause: err })
+    }
+  }
+  return {
+    get: guard(store.get),
+    set: guard(store.set),
+    claim: guard(store.claim),
+    take: guard(store.take),
+    delete: guard(store.delete)
+  }
 }

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { Hook } from './options.js'
+import type { OutcomeEvent, OutcomeStatus } from './events.js'
+import type { SessionStore } from './store.js'
+
+/**
+ * Awaits one host hook and keeps its failure from escaping: logged with the
+ * purchase id, reported as `false` so the caller decides what "not done" means.
+ */
+export async function callHook<E extends { purchaseId: string }> (
+  name: string, hook: Hook<E> | undefined, event: E, request: FastifyRequest, log: FastifyBaseLogger
+): Promise<boolean> {
+  if (hook === undefined) return true
+  try {
+    await hook(event, request)
+    return true
+  } catch (err) {
+    log.error({ err, purchaseId: event.purchaseId, hook: name }, `qorepay: ${name} hook failed for purchase ${event.purchaseId}`)
+    return false
+  }
+}
+
+export type ReportResult =
+  | 'fired' // the hook completed (or there is none) and is marked done
+  | 'duplicate' // this outcome was already reported and done
+  | 'in_progress' // another request is running this hook right now
+  | 'stale' // a later outcome was reported first; nothing fires
+  | 'hook_failed' // the hook threw; nothing is marked, a retry runs it again
+
+type OutcomeHooks = {
+  [S in OutcomeStatus]?: Hook<Extract<OutcomeEvent, { status: S }>>
+}
+
+const HOOK_NAMES: Record<OutcomeStatus, string> = { executed: 'onExecuted', authorized: 'onAuthorized', error: 'onFailed' }
+// Forward-only: a purchase may fail, then be authorized, then executed, never the reverse.
+const LATER: Record<OutcomeStatus, OutcomeStatus[]> = { error: ['authorized', 'executed'], authorized: ['executed'], executed: [] }
+// A running marker outlives any sane hook; if its instance dies, the outcome can be reported again after it.
+const RUNNING_TTL_MS = 5 * 60_000
+// Longer than the gateway's 36 hours of webhook retries.
+const DONE_TTL_MS = 7 * 24 * 3600_000
+
+interface Marker { state: 'running' | 'done', owner: string, at: number }
+
+/**
+ * Fires `onExecuted` / `onAuthorized` / `onFailed` at most once per purchase
+ * and outcome, across every path and every instance sharing the store: the
+ * store's atomic `claim` decides who runs the hook, and only a hook that
+ * completed is marked done.
+ */
+export class OutcomeReporter {
+  readonly #store: SessionStore
+  readonly #hooks: OutcomeHooks
+  readonly #log: FastifyBaseLogger
+
+  constructor (store: SessionStore, hooks: OutcomeHooks, log: FastifyBaseLogger) {
+    this.#store = store
+    this.#hooks = hooks
+    this.#log = log
+  }
+
+  async report (event: OutcomeEvent, request: FastifyRequest): Promise<ReportResult> {
+    const key = markerKey(event.purchaseId, event.status)
+    const mine: Marker = { state: 'running', owner: randomUUID(), at: Date.now() }
+    if (!await this.#store.claim(key, mine, RUNNING_TTL_MS)) {
+      const marker = await this.#store.get(key) as Marker | undefined
+      return marker?.state === 'running' ? 'in_progress' : 'duplicate'
+    }
+    for (const later of LATER[event.status]) {
+      if (await this.#store.get(markerKey(event.purchaseId, later)) !== undefined) {
+        await this.#store.set(key, { ...mine, state: 'done' }, DONE_TTL_MS)
+        return 'stale'
+      }
+    }
+    const name = HOOK_NAMES[event.status]
+    const ok = await callHook(name, this.#hooks[event.status] as Hook<OutcomeEvent> | undefined, event, request, this.#log)
+    if (!ok) {
+      await this.#store.delete(key)
+      return 'hook_failed'
+    }
+    try {
+      await this.#store.set(key, { ...mine, state: 'done' }, DONE_TTL_MS)
+    } catch (err) {
+      // The hook did run; the running marker still guards it for RUNNING_TTL_MS.
+      this.#log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not mark ${name} done for purchase ${event.purchaseId}`)
+    }
+    return 'fired'
+  }
+}
+
+function markerKey (purchaseId: string, status: OutcomeStatus): string {
+  return `outcome:${purchaseId}:${status}`
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Value } from '@sinclair/typebox/value'
+import { PaymentBodySchema, maskPan, toCardPost, type PaymentBody } from './card.js'
+import { PurchaseInputSchema } from './purchase-input.js'
+import { QorePayConfigError, QorePayGatewayError } from './errors.js'
+import { callHook } from './hooks.js'
+import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
+import type { GatewayCallError } from './client.js'
+import type { S2SStatus } from './gateway-types.js'
+import type { ThreeDSSession } from './three-ds-page.js'
+import type { QorePayContext } from './context.js'
+
+/** 256 random bits, URL-safe: the only handle a payer's browser gets on a 3DS session. */
+export function newSessionToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+export function sessionKey (token: string): string {
+  return `3ds:${token}`
+}
+
+/** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
+export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
+  const { opts, client, store, reportQuietly } = ctx
+
+  scope.post<{ Body: PaymentBody }>('/payments', {
+    schema: { body: PaymentBodySchema },
+    bodyLimit: opts.bodyLimit
+  }, async (request, reply) => {
+    const card = toCardPost(request.body, request)
+    const input = await opts.purchase(request)
+    const problem = Value.Errors(PurchaseInputSchema, input).First()
+    if (problem !== undefined) throw new QorePayConfigError(`purchase(): returned ${problem.path || 'value'} ${problem.message.toLowerCase()}`)
+
+    const purchase = await client.createPurchase({
+      ...input,
+      brand_id: opts.brandId,
+      success_redirect: opts.successRedirect,
+      failure_redirect: opts.failureRedirect,
+      success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
+    })
+    if (typeof purchase.direct_post_url !== 'string') throw new QorePayGatewayError(`purchase ${purchase.id} has no direct_post_url`)
+    const base = { purchaseId: purchase.id, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
+
+    let answer: S2SStatus
+    try {
+      answer = await client.postCard(purchase.direct_post_url, card)
+    } catch (err) {
+      if (!(err as GatewayCallError).sent) throw err
+      // The card may have been charged: never post it again, ask instead.
+      request.log.warn({ err, purchaseId: purchase.id }, `qorepay: card post for purchase ${purchase.id} has an unknown outcome; looking it up`)
+      const outcome = await lookupOutcome(client, purchase.id, opts.lookupAttempts, request.log)
+      if (outcome === undefined) return reply.code(202).send({ status: 'pending', purchase_id: purchase.id })
+      return answerOutcome(reply, request, outcome, base)
+    }
+
+    if (answer.status !== '3DS_required') return answerOutcome(reply, request, outcomeOfAnswer(answer), base)
+
+    const token = newSessionToken()
+    const session: ThreeDSSession = {
+      ...base,
+      callbackUrl: answer.callback_url,
+      acsUrl: answer.URL,
+      method: answer.Method,
+      paReq: answer.PaReq,
+      md: answer.MD ?? '',
+      expiresAt: Date.now() + opts.sessionTtl * 1000
+    }
+    await store.set(sessionKey(token), session, opts.sessionTtl * 1000)
+    const redirectUrl = `${opts.publicUrl}${opts.prefix}/3ds/${token}`
+    await callHook('on3DSRequired', opts.on3DSRequired, { ...base, status: '3DS_required', source: 'direct', redirectUrl }, request, request.log)
+    return { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl }
+  })
+
+  async function answerOutcome (reply: FastifyReply, request: FastifyRequest, outcome: Outcome, base: { purchaseId: string, reference?: string, maskedPan?: string }) {
+    await reportQuietly(toOutcomeEvent(outcome, { ...base, source: 'direct' }), request)
+    if (outcome.status === 'error') return reply.code(402).send({ status: 'error', purchase_id: base.purchaseId, message: outcome.message })
+    return { status: outcome.status, purchase_id: base.purchaseId }
+  }
+}

@@ -1,0 +1,79 @@
+import { isIP } from 'node:net'
+import fp from 'fastify-plugin'
+import formbody from '@fastify/formbody'
+import { Ajv } from 'ajv'
+import type { FastifyInstance } from 'fastify'
+import { resolveOptions, type QorePayOptions } from './options.js'
+import { QorePayClient } from './client.js'
+import { MemoryStore } from './memory-store.js'
+import { guardStore } from './store.js'
+import { OutcomeReporter } from './hooks.js'
+import { QorePayConfigError } from './errors.js'
+import { paymentsRoute } from './payments.js'
+import { threeDSRoutes } from './three-ds.js'
+import type { QorePayContext } from './context.js'
+
+/** The gateway calls a shop makes besides the payment flow, as `app.qorepay`. */
+export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'publicKey'>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    qorepay: QorePayApi
+  }
+}
+
+async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptions): Promise<void> {
+  const opts = resolveOptions(rawOptions)
+  if (fastify.hasDecorator(opts.decorator)) {
+    throw new QorePayConfigError(`decorator: "${opts.decorator}" is already taken; a second registration needs its own name, e.g. decorator: 'qorepayOther'`)
+  }
+  const ownStore = rawOptions.store === undefined ? new MemoryStore() : undefined
+  const store = guardStore(rawOptions.store ?? ownStore as MemoryStore)
+  const client = new QorePayClient({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, s2sToken: opts.s2sToken, timeouts: opts.timeouts, retries: opts.retries })
+  const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
+  const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)
+  const ctx: QorePayContext = {
+    opts,
+    client,
+    store,
+    outcomes,
+    log,
+    async reportQuietly (event, request) {
+      try {
+        return await outcomes.report(event, request)
+      } catch (err) {
+        request.log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; the webhook will`)
+        return undefined
+      }
+    }
+  }
+
+  const api: QorePayApi = {
+    createPurchase: client.createPurchase.bind(client),
+    getPurchase: client.getPurchase.bind(client),
+    capture: client.capture.bind(client),
+    release: client.release.bind(client),
+    cancel: client.cancel.bind(client),
+    refund: client.refund.bind(client),
+    publicKey: client.publicKey.bind(client)
+  }
+  fastify.decorate(opts.decorator, api)
+  fastify.addHook('onClose', async () => {
+    await client.close()
+    ownStore?.close()
+  })
+
+  // Our own scope: our parsers, validator and error handling leave the host's untouched.
+  await fastify.register(async (scope) => {
+    const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false })
+    ajv.addFormat('ip', (value: string) => isIP(value) !== 0)
+    scope.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+    // A host that registered formbody itself would make ours throw FST_ERR_CTP_ALREADY_PRESENT.
+    if (scope.hasContentTypeParser('application/x-www-form-urlencoded')) scope.removeContentTypeParser('application/x-www-form-urlencoded')
+    await scope.register(formbody, { bodyLimit: opts.bodyLimit })
+    paymentsRoute(scope, ctx)
+    threeDSRoutes(scope, ctx)
+  }, { prefix: opts.prefix })
+}
+
+export const qorepay = fp(qorepayPlugin, { fastify: '5.x', name: 'fastify-qorepay' })

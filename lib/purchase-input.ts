@@ -1,0 +1,23 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * What the host's `purchase(request)` returns: everything the purchase is
+ * created with except what the plugin owns (brand, redirects). Extra purchase
+ * fields of the platform (`skip_capture`, `due`, `notes`, ...) pass through.
+ */
+export const PurchaseInputSchema = Type.Object({
+  client: Type.Object({ email: Type.String({ minLength: 3 }) }, { additionalProperties: true }),
+  purchase: Type.Object({
+    currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+    products: Type.Array(Type.Object({
+      name: Type.String({ minLength: 1 }),
+      price: Type.Integer({ minimum: 0 }),
+      quantity: Type.Optional(Type.Number({ exclusiveMinimum: 0 }))
+    }, { additionalProperties: true }), { minItems: 1 })
+  }, { additionalProperties: true }),
+  reference: Type.Optional(Type.String()),
+  skip_capture: Type.Optional(Type.Boolean()),
+  success_callback: Type.Optional(Type.String())
+}, { additionalProperties: true })
+
+export type PurchaseInput = Static<typeof PurchaseInputSchema>
