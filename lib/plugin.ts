@@ -68,8 +68,11 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false })
     ajv.addFormat('ip', (value: string) => isIP(value) !== 0)
     scope.setValidatorCompiler(({ schema }) => ajv.compile(schema))
-    // A host that registered formbody itself would make ours throw FST_ERR_CTP_ALREADY_PRESENT.
-    if (scope.hasContentTypeParser('application/x-www-form-urlencoded')) scope.removeContentTypeParser('application/x-www-form-urlencoded')
+    // Exactly our parsers: JSON for payments, a form for the TermUrl. The host's own
+    // (a custom JSON parser, its formbody, which would make ours throw
+    // FST_ERR_CTP_ALREADY_PRESENT) stay the host's.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, scope.getDefaultJsonParser('error', 'error'))
     await scope.register(formbody, { bodyLimit: opts.bodyLimit })
     paymentsRoute(scope, ctx)
     threeDSRoutes(scope, ctx)
