@@ -1,4 +1,87 @@
-import { expect } from 'tstyche'
-import type { SessionStore } from '../lib/index.js'
+import { expect, test } from 'tstyche'
+import Fastify, { type FastifyRequest } from 'fastify'
+import qorepay, {
+  MemoryStore,
+  type AuthorizedEvent,
+  type ExecutedEvent,
+  type FailedEvent,
+  type Payment,
+  type Purchase,
+  type QorePayApi,
+  type QorePayOptions,
+  type SessionStore,
+  type ThreeDSRequiredEvent,
+  type WebhookEvent
+} from 'fastify-qorepay'
 
-expect<SessionStore['claim']>().type.toBe<(key: string, value: unknown, ttlMs: number) => Promise<boolean>>()
+const base = {
+  apiKey: 'k',
+  s2sToken: 's',
+  brandId: 'b',
+  publicUrl: 'https://shop.example',
+  successRedirect: 'https://shop.example/ok',
+  failureRedirect: 'https://shop.example/ko',
+  purchase: async () => ({ client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } })
+}
+
+test('the options object is typed', () => {
+  const app = Fastify()
+  expect(app.register(qorepay, base)).type.not.toRaiseError()
+  expect(app.register(qorepay, { ...base, store: new MemoryStore(), sessionTtl: 60, prefix: '/pay', webhookPublicKey: ['a', 'b'] })).type.not.toRaiseError()
+  expect(app.register(qorepay, { ...base, apiKey: 42 })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, sessionTtl: '60' })).type.toRaiseError()
+  const { apiKey, ...withoutKey } = base
+  expect(app.register(qorepay, withoutKey)).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, purchase: async () => ({ client: {}, purchase: { currency: 'NGN', products: [] } }) })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, store: { get: async () => undefined } })).type.toRaiseError()
+})
+
+test('hook signatures are typed', () => {
+  const app = Fastify()
+  expect(app.register(qorepay, { ...base, onExecuted: (event: ExecutedEvent, request: FastifyRequest) => { expect(event.status).type.toBe<'executed'>() } })).type.not.toRaiseError()
+  expect(app.register(qorepay, { ...base, onExecuted: (event: { nope: string }) => {} })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, onFailed: (event: number) => {} })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, onAuthorized: async () => 42 })).type.toRaiseError()
+})
+
+test('each hook event is typed', () => {
+  const options: QorePayOptions = {
+    ...base,
+    onExecuted (event) {
+      expect(event).type.toBe<ExecutedEvent>()
+      expect(event.purchaseId).type.toBe<string>()
+      expect(event.source).type.toBe<'direct' | '3ds' | 'webhook' | 'callback'>()
+      expect(event.maskedPan).type.toBe<string | undefined>()
+    },
+    onAuthorized (event) { expect(event.status).type.toBe<'authorized'>() },
+    onFailed (event) {
+      expect(event).type.toBe<FailedEvent>()
+      expect(event.error).type.toBe<{ code: string, message: string }>()
+    },
+    on3DSRequired (event) {
+      expect(event).type.toBe<ThreeDSRequiredEvent>()
+      expect(event.redirectUrl).type.toBe<string>()
+    },
+    onWebhook (event, request) {
+      expect(event).type.toBe<WebhookEvent>()
+      expect(event.body).type.toBe<Purchase | Payment>()
+      expect(request).type.toBe<FastifyRequest>()
+    }
+  }
+  expect(options).type.toBeAssignableTo<QorePayOptions>()
+  expect<AuthorizedEvent['status']>().type.toBe<'authorized'>()
+})
+
+test('the decorator is typed', () => {
+  const app = Fastify()
+  expect(app.qorepay).type.toBe<QorePayApi>()
+  expect(app.qorepay.getPurchase('id')).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.capture('id', 100)).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.refund('id')).type.toBe<Promise<Payment>>()
+  expect(app.qorepay.capture('id', '100')).type.toRaiseError()
+})
+
+test('stores implement SessionStore', () => {
+  expect(new MemoryStore()).type.toBeAssignableTo<SessionStore>()
+  expect<SessionStore['take']>().type.toBe<(key: string) => Promise<unknown | undefined>>()
+})
