@@ -11,6 +11,7 @@ import { OutcomeReporter } from './hooks.js'
 import { QorePayConfigError } from './errors.js'
 import { paymentsRoute } from './payments.js'
 import { threeDSRoutes } from './three-ds.js'
+import { webhookRoutes } from './webhook.js'
 import type { QorePayContext } from './context.js'
 
 /** The gateway calls a shop makes besides the payment flow, as `app.qorepay`. */
@@ -76,6 +77,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     await scope.register(formbody, { bodyLimit: opts.bodyLimit })
     paymentsRoute(scope, ctx)
     threeDSRoutes(scope, ctx)
+    webhookRoutes(scope, ctx)
   }, { prefix: opts.prefix })
 }
 
