@@ -9,6 +9,8 @@ import { startTarget } from './targets.js'
 
 const MB = 1024 * 1024
 const mb = (bytes: number) => Math.round(bytes / MB * 10) / 10
+// Growth is small next to the totals: two decimals.
+const mb2 = (bytes: number) => Math.round(bytes / MB * 100) / 100
 
 export interface MemoryReport {
   sessions: { count: number, heap_mb: number, heap_growth_mb: number, rss_mb: number, rss_growth_mb: number, bytes_per_session: number }
@@ -66,7 +68,7 @@ async function requestsMemory (_env: BenchEnv, config: Omit<ServerConfig, 'publi
       mix: 'GET /3ds/:token',
       heap_before_mb: mb(before.heapUsed as number),
       heap_after_mb: mb(after.heapUsed as number),
-      heap_growth_mb: mb((after.heapUsed as number) - (before.heapUsed as number)),
+      heap_growth_mb: mb2((after.heapUsed as number) - (before.heapUsed as number)),
       rss_after_mb: mb(after.rss as number),
       failed: result.non2xx + result.errors + result.timeouts
     }

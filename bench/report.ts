@@ -104,6 +104,14 @@ export function table (name: string, s: ScenarioSummary, requestsPerFlow: number
   if (s.ratio_handwritten !== undefined) notes.push(`plugin/hand-written **${s.ratio_handwritten.toFixed(2)}**`)
   if (requestsPerFlow > 1) notes.push(`${requestsPerFlow} requests per payment`)
   lines.push('', notes.join('; '))
+  // The simulator is one process: near one full core it, not the server, sets the pace.
+  const simCores = Math.max(...(['plugin', 'floor', 'handwritten'] as const).map((kind) => {
+    const k = s[kind]
+    return k === undefined ? 0 : k.rps * k.sim_cpu_us_per_request / 1e6
+  }))
+  if (simCores >= 0.85) {
+    lines.push('', `note: the simulator used ${Math.round(simCores * 100)}% of a core, so it capped requests/s; server CPU per request is the plugin's own cost here.`)
+  }
   for (const w of s.warnings ?? []) lines.push('', `warning: ${w}`)
   return lines.join('\n')
 }

@@ -4,8 +4,8 @@
  * latency, all on 127.0.0.1. Env: BENCH_DURATION (seconds per round),
  * BENCH_ROUNDS (measured rounds per server, >= 1), BENCH_WARMUP (seconds),
  * BENCH_SCENARIOS / BENCH_SERVERS (comma lists, to run a part),
- * BENCH_MEMORY=0 (skip the memory part), BENCH_PROFILE=<kind>|sim (--cpu-prof
- * that server or the simulator into BENCH_PROFILE_DIR), BENCH_OUT (results file).
+ * BENCH_MEMORY=0 (skip the memory part), BENCH_PROFILE=<kind>|sim (CPU profile of
+ * that server or the simulator during the measured rounds, into BENCH_PROFILE_DIR), BENCH_OUT (results file).
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
@@ -45,12 +45,11 @@ const scenarios = envList<string>('BENCH_SCENARIOS', ['payment', 'threeds', 'thr
 const kinds = envList<Kind>('BENCH_SERVERS', KINDS)
 const profileKind = process.env.BENCH_PROFILE as Kind | 'sim' | undefined
 const profileDir = process.env.BENCH_PROFILE_DIR ?? join(tmpdir(), 'qorepay-bench-profiles')
-const profileArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
 
 const started = Date.now()
 const log = (msg: string): void => { console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)}s] ${msg}`) }
 
-const sim = await startSimulator(profileKind === 'sim' ? profileArgs : [])
+const sim = await startSimulator()
 const webhookKeys = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const env: BenchEnv = {
   sim,
@@ -90,7 +89,7 @@ for (const scenario of scenarios) {
   await scenario.setup?.(env)
   const targets: Target[] = []
   for (const kind of kinds) {
-    targets.push(await startTarget(kind, serverConfig, kind === profileKind ? profileArgs : []))
+    targets.push(await startTarget(kind, serverConfig))
   }
   for (const target of targets) {
     await scenario.prepare?.(target, env)
@@ -98,6 +97,9 @@ for (const scenario of scenarios) {
   }
   const rounds = new Map<Kind, Round[]>(kinds.map((k) => [k, []]))
   const warnings = new Set<string>()
+  const profiled = profileKind === 'sim' ? sim : targets.find((t) => t.kind === profileKind)
+  const profileFile = join(profileDir, `${scenario.name}-${profileKind}.cpuprofile`)
+  if (profiled !== undefined) await ('ask' in profiled ? profiled.ask('profile') : profiled.profile())
   for (let i = 0; i < roundsPerServer; i++) {
     // A B C A B C: drift on the machine (other work, thermal) hits every server alike.
     for (const target of targets) {
@@ -108,6 +110,10 @@ for (const scenario of scenarios) {
       if (r.callbacksFailed > 0) warnings.add(`${target.kind}: did not accept some success callbacks`)
       log(`${scenario.name} round ${i + 1} ${target.kind}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, CPU µs/req server ${Math.round(r.cpuPerRequest)} sim ${Math.round(r.simCpuPerRequest)}${r.failures > 0 ? `, ${r.failures} failed` : ''}`)
     }
+  }
+  if (profiled !== undefined) {
+    await ('ask' in profiled ? profiled.ask('profile', { file: profileFile }) : profiled.profile(profileFile))
+    log(`${scenario.name}: CPU profile of the measured rounds (${profileKind}) in ${profileFile}`)
   }
   await Promise.all(targets.map((t) => t.close()))
 

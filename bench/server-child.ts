@@ -6,12 +6,14 @@
  *   <- { type: 'reset' }                       forget per-round state
  *   <- { type: 'cpu' }     -> { type: 'cpu', micros }  CPU time (user + system) this process used so far
  *   <- { type: 'memory' }  -> { type: 'memory', heapUsed, rss } after a full GC when --expose-gc is on
+ *   <- { type: 'profile', file? }  -> { type: 'profile' }  starts a CPU profile, or with `file` stops and writes it
  */
 import type { ServerConfig } from './config.js'
+import { startProfile, stopProfile } from './profiler.js'
 import type { BenchServer } from './servers/types.js'
 
 type Kind = 'plugin' | 'floor' | 'handwritten'
-type Message = { type: 'reset' } | { type: 'memory' } | { type: 'cpu' } | { type: 'close' }
+type Message = { type: 'reset' } | { type: 'memory' } | { type: 'cpu' } | { type: 'profile', file?: string } | { type: 'close' }
 
 const kind = process.argv[2] as Kind
 const port = Number(process.env.BENCH_PORT)
@@ -37,6 +39,9 @@ process.on('message', (msg: Message) => {
     globalThis.gc?.()
     const { heapUsed, rss } = process.memoryUsage()
     send({ type: 'memory', heapUsed, rss, gc: typeof globalThis.gc === 'function' })
+  } else if (msg.type === 'profile') {
+    const done = msg.file === undefined ? startProfile() : stopProfile(msg.file)
+    done.then(() => send({ type: 'profile' }), (err: Error) => send({ type: 'profile', error: err.message }))
   } else if (msg.type === 'close') {
     server.close().then(() => process.exit(0), () => process.exit(1))
   }

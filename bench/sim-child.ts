@@ -4,11 +4,13 @@
  * the load generator's event loop. IPC:
  *   -> { type: 'ready', baseUrl, origin, companyPublicKey }
  *   -> { type: '3ds', id, md, paRes }  for each 3DS step issued (an approving PaRes)
+ *   <- { type: 'profile', file? } -> { type: 'profile' }  starts a CPU profile, or with `file` stops and writes it
  *   <- { type: 'trim' }  -> { type: 'trim', deliveries, failed, micros }  drop what it recorded so far; CPU used so far
  */
 import { createSimulator } from '../lib/simulator.js'
 import { ThreeDSTokens } from '../lib/simulator/three-ds.js'
 import { CREDENTIALS } from './config.js'
+import { startProfile, stopProfile } from './profiler.js'
 
 // The bench plays the payer's bank: it needs, per purchase, the MD the gateway
 // issued and an approving PaRes, synchronously when autocannon builds the
@@ -34,8 +36,11 @@ ThreeDSTokens.prototype.md = function (): string {
 // multiply the load with retries.
 const sim = await createSimulator({ ...CREDENTIALS, webhookAttempts: 1 })
 
-process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'trim') {
+process.on('message', (msg: { type: string, file?: string }) => {
+  if (msg.type === 'profile') {
+    const done = msg.file === undefined ? startProfile() : stopProfile(msg.file)
+    done.then(() => process.send?.({ type: 'profile' }), () => process.send?.({ type: 'profile' }))
+  } else if (msg.type === 'trim') {
     const deliveries = sim.deliveries.length
     const failed = sim.deliveries.filter((d) => d.statusCode === null || d.statusCode >= 300).length
     sim.purchases.clear()

@@ -14,21 +14,25 @@ export interface SimHandle {
   threeDS: Map<string, IssuedThreeDS>
   /** Drops what the simulator recorded (purchases, requests, deliveries); says how many success callbacks it delivered and how many failed. */
   trim (): Promise<Trimmed>
+  /** Starts a CPU profile of the simulator, or with `file` stops it and writes it there. */
+  profile (file?: string): Promise<void>
   close (): Promise<void>
 }
 
 const CHILD = fileURLToPath(new URL('./sim-child.ts', import.meta.url))
 
-export async function startSimulator (nodeArgs: string[] = []): Promise<SimHandle> {
-  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+export async function startSimulator (): Promise<SimHandle> {
+  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const threeDS = new Map<string, IssuedThreeDS>()
   let onTrim: ((msg: Trimmed) => void) | undefined
+  let onProfile: (() => void) | undefined
   const ready = new Promise<{ baseUrl: string, origin: string }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)))
     child.on('message', (msg: { type: string, id: string, md: string, paRes: string, baseUrl: string, origin: string, deliveries: number, failed: number, micros: number }) => {
       if (msg.type === '3ds') threeDS.set(msg.id, { md: msg.md, paRes: msg.paRes })
       else if (msg.type === 'ready') resolve(msg)
       else if (msg.type === 'trim') onTrim?.(msg)
+      else if (msg.type === 'profile') onProfile?.()
     })
   })
   const { baseUrl, origin } = await ready
@@ -41,6 +45,12 @@ export async function startSimulator (nodeArgs: string[] = []): Promise<SimHandl
       return new Promise((resolve) => {
         onTrim = resolve
         child.send({ type: 'trim' })
+      })
+    },
+    profile (file) {
+      return new Promise((resolve) => {
+        onProfile = resolve
+        child.send({ type: 'profile', file })
       })
     },
     async close () {

@@ -7,7 +7,7 @@ import type { ServerConfig } from './config.js'
 export type Kind = 'plugin' | 'floor' | 'handwritten'
 export const KINDS: Kind[] = ['plugin', 'floor', 'handwritten']
 
-export interface Answer { type: string, heapUsed?: number, rss?: number, gc?: boolean, micros?: number }
+export interface Answer { type: string, heapUsed?: number, rss?: number, gc?: boolean, micros?: number, error?: string }
 
 /** A server under test running in its own child process. */
 export interface Target {
@@ -15,7 +15,7 @@ export interface Target {
   /** 'http://127.0.0.1:<port>' */
   origin: string
   /** Sends an IPC message and waits for the answer of the same type. */
-  ask (type: 'reset' | 'memory' | 'cpu'): Promise<Answer>
+  ask (type: 'reset' | 'memory' | 'cpu' | 'profile', extra?: object): Promise<Answer>
   close (): Promise<void>
 }
 
@@ -50,7 +50,7 @@ export async function startTarget (kind: Kind, base: Omit<ServerConfig, 'publicU
     })
   })
 
-  function ask (type: 'reset' | 'memory' | 'cpu'): Promise<Answer> {
+  function ask (type: 'reset' | 'memory' | 'cpu' | 'profile', extra: object = {}): Promise<Answer> {
     return new Promise((resolve) => {
       const onMessage = (msg: Answer): void => {
         if (msg.type !== type) return
@@ -58,7 +58,7 @@ export async function startTarget (kind: Kind, base: Omit<ServerConfig, 'publicU
         resolve(msg)
       }
       child.on('message', onMessage)
-      child.send({ type })
+      child.send({ ...extra, type })
     })
   }
 
