@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { PaymentBodySchema, maskPan, toCardPost, type PaymentBody } from './card.js'
 import { PurchaseInputSchema } from './purchase-input.js'
 import { QorePayConfigError, QorePayGatewayError } from './errors.js'
 import { callHook } from './hooks.js'
+import { idempotent } from './idempotency.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
 import type { GatewayCallError } from './client.js'
 import type { S2SStatus } from './gateway-types.js'
@@ -20,14 +22,30 @@ export function sessionKey (token: string): string {
   return `3ds:${token}`
 }
 
+export const PaymentAnswerSchema = Type.Union([
+  Type.Object({ status: Type.Union([Type.Literal('executed'), Type.Literal('authorized'), Type.Literal('pending')]), purchase_id: Type.String() }),
+  Type.Object({ status: Type.Literal('3DS_required'), purchase_id: Type.String(), redirect_url: Type.String() }),
+  Type.Object({ status: Type.Literal('error'), purchase_id: Type.String(), message: Type.String() })
+])
+export type PaymentAnswer = Static<typeof PaymentAnswerSchema>
+
+interface Answer { statusCode: 200 | 202 | 402, body: PaymentAnswer }
+
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
 export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
   const { opts, client, store, reportQuietly } = ctx
+  const idempotency = { store, secret: opts.apiKey, scope: `${opts.brandId}${opts.prefix}`, ttlMs: 24 * 3600_000 }
 
   scope.post<{ Body: PaymentBody }>('/payments', {
     schema: { body: PaymentBodySchema },
     bodyLimit: opts.bodyLimit
   }, async (request, reply) => {
+    const { answer, replayed } = await idempotent(request, idempotency, () => pay(request))
+    if (replayed) reply.header('idempotent-replayed', 'true')
+    return reply.code(answer.statusCode).send(answer.body)
+  })
+
+  async function pay (request: FastifyRequest<{ Body: PaymentBody }>): Promise<Answer> {
     const card = toCardPost(request.body, request)
     const input = await opts.purchase(request)
     const problem = Value.Errors(PurchaseInputSchema, input).First()
@@ -51,11 +69,11 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
       // The card may have been charged: never post it again, ask instead.
       request.log.warn({ err, purchaseId: purchase.id }, `qorepay: card post for purchase ${purchase.id} has an unknown outcome; looking it up`)
       const outcome = await lookupOutcome(client, purchase.id, opts.lookupAttempts, request.log)
-      if (outcome === undefined) return reply.code(202).send({ status: 'pending', purchase_id: purchase.id })
-      return answerOutcome(reply, request, outcome, base)
+      if (outcome === undefined) return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
+      return settle(request, outcome, base)
     }
 
-    if (answer.status !== '3DS_required') return answerOutcome(reply, request, outcomeOfAnswer(answer), base)
+    if (answer.status !== '3DS_required') return settle(request, outcomeOfAnswer(answer), base)
 
     const token = newSessionToken()
     const session: ThreeDSSession = {
@@ -70,12 +88,12 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     await store.set(sessionKey(token), session, opts.sessionTtl * 1000)
     const redirectUrl = `${opts.publicUrl}${opts.prefix}/3ds/${token}`
     await callHook('on3DSRequired', opts.on3DSRequired, { ...base, status: '3DS_required', source: 'direct', redirectUrl }, request, request.log)
-    return { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl }
-  })
+    return { statusCode: 200, body: { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl } }
+  }
 
-  async function answerOutcome (reply: FastifyReply, request: FastifyRequest, outcome: Outcome, base: { purchaseId: string, reference?: string, maskedPan?: string }) {
+  async function settle (request: FastifyRequest, outcome: Outcome, base: { purchaseId: string, reference?: string, maskedPan?: string }): Promise<Answer> {
     await reportQuietly(toOutcomeEvent(outcome, { ...base, source: 'direct' }), request)
-    if (outcome.status === 'error') return reply.code(402).send({ status: 'error', purchase_id: base.purchaseId, message: outcome.message })
-    return { status: outcome.status, purchase_id: base.purchaseId }
+    if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: base.purchaseId, message: outcome.message } }
+    return { statusCode: 200, body: { status: outcome.status, purchase_id: base.purchaseId } }
   }
 }

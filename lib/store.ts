@@ -27,18 +27,12 @@ export interface SessionStore {
  * same clear way and nothing half-done is reported as done.
  */
 export function guardStore (store: SessionStore): SessionStore {
-  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+  const guard = <M extends keyof SessionStore>(method: M) => async (...args: Parameters<SessionStore[M]>): Promise<Awaited<ReturnType<SessionStore[M]>>> => {
     try {
-      return await fn.apply(store, args)
+      return await (store[method] as (...a: unknown[]) => Promise<Awaited<ReturnType<SessionStore[M]>>>)(...args)
     } catch (err) {
       throw new QorePayStoreError((err as Error).message, { cause: err })
     }
   }
-  return {
-    get: guard(store.get),
-    set: guard(store.set),
-    claim: guard(store.claim),
-    take: guard(store.take),
-    delete: guard(store.delete)
-  }
+  return { get: guard('get'), set: guard('set'), claim: guard('claim'), take: guard('take'), delete: guard('delete') }
 }

@@ -4,6 +4,12 @@ import qorepay from '../lib/index.js'
 import { resolveOptions } from '../lib/options.js'
 import { MemoryStore } from '../lib/memory-store.js'
 
+/** Registers the plugin and boots the app: the plugin's option errors surface here. */
+async function boot (app: ReturnType<typeof Fastify>, options: unknown): Promise<void> {
+  await app.register(qorepay, options as never)
+  await app.ready()
+}
+
 const VALID = {
   apiKey: 'k',
   s2sToken: 's',
@@ -55,7 +61,7 @@ for (const [name, change, message] of BAD) {
   test(`register fails naming the option: ${name}`, async (t) => {
     const app = Fastify()
     t.teardown(() => app.close())
-    await t.rejects(app.register(qorepay, { ...VALID, ...change } as never).ready(), { code: 'FST_QOREPAY_CONFIG', message })
+    await t.rejects(boot(app, { ...VALID, ...change }), { code: 'FST_QOREPAY_CONFIG', message })
   })
 }
 
@@ -65,7 +71,7 @@ test('options that are not an object', async (t) => {
 })
 
 test('a credential never appears in a config error', async (t) => {
-  const err = await Fastify().register(qorepay, { ...VALID, apiKey: 98765 } as never).ready().catch((e: Error) => e)
+  const err = await boot(Fastify(), { ...VALID, apiKey: 98765 }).catch((e: Error) => e)
   t.match(err, { code: 'FST_QOREPAY_CONFIG' })
   t.notMatch((err as Error).message, '98765')
 })
@@ -85,5 +91,5 @@ test('a second registration in the same scope needs its own decorator name', asy
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(qorepay, VALID)
-  await t.rejects(app.register(qorepay, { ...VALID, prefix: '/other' }).ready(), { code: 'FST_QOREPAY_CONFIG', message: /decorator: "qorepay" is already taken/ })
+  await t.rejects(boot(app, { ...VALID, prefix: '/other' }), { code: 'FST_QOREPAY_CONFIG', message: /decorator: "qorepay" is already taken/ })
 })

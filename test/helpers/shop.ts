@@ -57,11 +57,14 @@ export interface ShopOptions {
 /** The simulator plus a host app with the plugin, listening on 127.0.0.1, closed at teardown. */
 export async function startShop (t: Tap, options: ShopOptions = {}): Promise<Shop> {
   const sim = options.sim ?? await createSimulator({ ...CREDENTIALS })
-  if (options.sim === undefined) t.teardown(() => sim.close())
   const logs: string[] = []
   const stream = new Writable({ write (chunk, _enc, cb) { logs.push(chunk.toString()); cb() } })
   const app = Fastify({ logger: { level: 'trace', stream }, ...options.server })
-  t.teardown(() => app.close())
+  // The simulator first: its webhook deliveries hold keep-alive connections to the shop.
+  t.teardown(async () => {
+    if (options.sim === undefined) await sim.close()
+    await app.close()
+  })
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   const events: Shop['events'] = { executed: [], authorized: [], failed: [], threeDS: [], webhook: [] }
