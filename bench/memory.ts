@@ -3,7 +3,10 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import type { ServerConfig } from './config.js'
+import { createPrivateKey } from 'node:crypto'
+import { PREFIX } from './config.js'
 import { createSessions } from './scenarios/three-ds-page.js'
+import { paidPurchase, signAll } from './scenarios/webhook.js'
 import type { BenchEnv } from './scenarios/types.js'
 import { startTarget } from './targets.js'
 
@@ -46,17 +49,31 @@ async function sessionsMemory (): Promise<MemoryReport['sessions']> {
 
 /**
  * Heap of a plugin server before and after BENCH_MEMORY_REQUESTS (200,000)
- * requests that by design leave nothing behind: the 3DS page of pending
- * sessions. A leak per request (listeners, closures, client state) shows as
- * growth beyond noise.
+ * requests that by design leave nothing behind, half each: the 3DS page of
+ * pending sessions, and webhooks the plugin has already seen (verify, hash,
+ * parse, dedup lookups, no new marks). A leak per request (listeners,
+ * closures, caches) shows as growth beyond noise. Payments are left out on
+ * purpose: each one keeps a 7-day outcome mark, growth by design, and the
+ * simulator caps them at a few hundred per second here.
  */
-async function requestsMemory (_env: BenchEnv, config: Omit<ServerConfig, 'publicUrl'>): Promise<MemoryReport['requests']> {
+async function requestsMemory (env: BenchEnv, config: Omit<ServerConfig, 'publicUrl'>): Promise<MemoryReport['requests']> {
   const count = Number(process.env.BENCH_MEMORY_REQUESTS ?? 200_000)
   const target = await startTarget('plugin', config, ['--expose-gc'])
   try {
     const paths = await createSessions(target, 500)
-    let next = 0
-    const requests = [{ method: 'GET', setupRequest: (req: object) => ({ ...req, path: paths[next++ % paths.length] }) }]
+    const events = await signAll(await paidPurchase(env), 200, createPrivateKey(env.webhookPrivateKey))
+    let page = 0
+    let hook = 0
+    const requests = [
+      { method: 'GET', setupRequest: (req: object) => ({ ...req, path: paths[page++ % paths.length] }) },
+      {
+        method: 'POST',
+        setupRequest (req: object) {
+          const event = events[hook++ % events.length]
+          return { ...req, path: `${PREFIX}/webhook`, headers: { 'content-type': 'application/json', 'x-signature': event.signature }, body: event.body }
+        }
+      }
+    ]
     // Warm: JIT, pools and caches reach their steady size before the first reading.
     await autocannon({ url: target.origin, connections: 50, amount: 20_000, requests })
     const before = await target.ask('memory')
@@ -65,7 +82,7 @@ async function requestsMemory (_env: BenchEnv, config: Omit<ServerConfig, 'publi
     if (!before.gc) throw new Error('plugin server ran without --expose-gc')
     return {
       count,
-      mix: 'GET /3ds/:token',
+      mix: 'GET /3ds/:token + POST /webhook (already seen)',
       heap_before_mb: mb(before.heapUsed as number),
       heap_after_mb: mb(after.heapUsed as number),
       heap_growth_mb: mb2((after.heapUsed as number) - (before.heapUsed as number)),

@@ -4,7 +4,7 @@ import { CREDENTIALS, NO_3DS_CARD, PREFIX, cardBody } from '../config.js'
 import type { Target } from '../targets.js'
 import type { BenchEnv, Scenario } from './types.js'
 
-interface SignedEvent { body: Buffer, signature: string }
+export interface SignedEvent { body: Buffer, signature: string }
 
 let events: SignedEvent[] = []
 let next = 0
@@ -53,7 +53,7 @@ function poolSize (duration: number): number {
 }
 
 /** A real paid purchase from the simulator, as the body of its webhooks looks. */
-async function paidPurchase (env: BenchEnv): Promise<Record<string, unknown>> {
+export async function paidPurchase (env: BenchEnv): Promise<Record<string, unknown>> {
   const auth = { authorization: `Bearer ${CREDENTIALS.apiKey}`, 'content-type': 'application/json' }
   const created = await request(`${env.sim.baseUrl}purchases/`, {
     method: 'POST',
@@ -79,7 +79,7 @@ async function paidPurchase (env: BenchEnv): Promise<Record<string, unknown>> {
 }
 
 /** Signs on libuv's thread pool (the callback form of crypto.sign), so both cores work. */
-async function signAll (template: Record<string, unknown>, count: number, privateKey: KeyObject): Promise<SignedEvent[]> {
+export async function signAll (template: Record<string, unknown>, count: number, privateKey: KeyObject): Promise<SignedEvent[]> {
   const out: SignedEvent[] = new Array(count)
   const batch = 256
   for (let start = 0; start < count; start += batch) {
