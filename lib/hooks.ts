@@ -64,7 +64,8 @@ export class OutcomeReporter {
     const mine: Marker = { state: 'running', owner: randomUUID(), at: Date.now() }
     if (!await this.#store.claim(key, mine, RUNNING_TTL_MS)) {
       const marker = await this.#store.get(key) as Marker | undefined
-      return marker?.state === 'running' ? 'in_progress' : 'duplicate'
+      // Gone between claim and get: its hook failed and let go; the caller's retry may run it.
+      return marker?.state === 'done' ? 'duplicate' : 'in_progress'
     }
     for (const later of LATER[event.status]) {
       if (await this.#store.get(markerKey(event.purchaseId, later)) !== undefined) {

@@ -10,12 +10,15 @@ export type Outcome =
   | { status: 'executed' | 'authorized', purchase?: Purchase }
   | { status: 'error', code: string, message: string, purchase?: Purchase }
 
-/** What a purchase's status says about the card payment; `undefined` while it is not decided. */
+/**
+ * What a purchase's status says about the card payment; `undefined` while it
+ * is not decided, or when it says nothing new (a released hold).
+ */
 export function outcomeOfStatus (status: PurchaseStatus | string): Outcome['status'] | undefined {
   switch (status) {
     case 'paid': case 'cleared': case 'settled': case 'pending_refund': case 'refunded': case 'chargeback':
       return 'executed'
-    case 'hold': case 'preauthorized': case 'pending_capture': case 'pending_release': case 'released':
+    case 'hold': case 'preauthorized': case 'pending_capture':
       return 'authorized'
     case 'error': case 'blocked':
       return 'error'
