@@ -215,6 +215,13 @@ t.test('the shop pages carry a CSP and the form still reports bad input', async 
   t.ok(await page.getByRole('button', { name: /^Pay / }).isEnabled(), 'the payer can correct and retry')
 })
 
+t.test('the simulator webhooks reached the plugin and were verified', async (t) => {
+  await sim.idle()
+  const webhooks = sim.deliveries.filter((d) => d.kind === 'webhook')
+  t.ok(webhooks.length > 0, 'webhooks were sent')
+  t.same(webhooks.filter((d) => d.statusCode !== 200).map((d) => `${d.eventType} ${d.statusCode}`), [], 'all answered 200')
+})
+
 t.test('no page reported a Content Security Policy violation', async (t) => {
   // Control: a violation provoked on purpose does reach the collected console.
   const control: string[] = []
