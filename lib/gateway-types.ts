@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-redeclare -- TypeBox convention: a schema and its Static type share one name */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 
 /**

@@ -15,13 +15,14 @@ const config = {
 }
 
 async function main (): Promise<void> {
-  const sim = await createSimulator(config)
-  const lines = [
-    `QorePay simulator listening: ${sim.baseUrl}`,
+  console.log([
+    `Starting the QorePay simulator on ${config.host}:${config.port}`,
     `api key:   ${config.apiKey}`,
     `s2s token: ${config.s2sToken}`,
     `brand id:  ${config.brandId}`
-  ]
+  ].join('\n'))
+  const sim = await createSimulator(config)
+  const lines = [`QorePay simulator listening: ${sim.baseUrl}`]
   if (env.SIM_WEBHOOK_URL) {
     sim.addWebhook({ url: env.SIM_WEBHOOK_URL })
     lines.push(`webhook:   ${env.SIM_WEBHOOK_URL}`)

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { SimFault, SimRequest, SimRoute, Simulator, SimulatorOptions } from './simulator/contract.js'
-import { Deliveries, newSigningKey, newSigningKeyAsync } from './simulator/deliveries.js'
+import { Deliveries, newSigningKey } from './simulator/deliveries.js'
 import { Platform } from './simulator/platform.js'
 import { platformError, jsonReply, type Reply } from './simulator/reply.js'
 
@@ -55,13 +55,7 @@ export async function createSimulator (opts: SimulatorOptions): Promise<Simulato
     if (typeof opts[key] !== 'string' || opts[key] === '') throw new TypeError(`createSimulator: ${key} must be a non-empty string`)
   }
   const latencyMs = opts.latencyMs ?? 0
-  const [webhookKey, companyKey] = await Promise.all([newSigningKeyAsync(), newSigningKeyAsync()])
-  const deliveries = new Deliveries({
-    attempts: opts.webhookAttempts ?? 8,
-    backoffMs: opts.webhookBackoffMs ?? 20,
-    webhookKey,
-    companyKey
-  })
+  const deliveries = new Deliveries({ attempts: opts.webhookAttempts ?? 8, backoffMs: opts.webhookBackoffMs ?? 20 })
   const platform = new Platform(opts, deliveries)
   const requests: SimRequest[] = []
   const faults: QueuedFault[] = []
@@ -88,6 +82,8 @@ export async function createSimulator (opts: SimulatorOptions): Promise<Simulato
 
   function faultReply (fault: Extract<SimFault, { kind: 'status' }>): Reply {
     const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) }
+    // A string is sent as it is, like the HTML error page of a proxy; anything else as JSON.
+    if (typeof fault.body === 'string') return { status: fault.status, headers: { 'content-type': 'text/html; charset=utf-8', ...headers }, body: fault.body }
     if (fault.body !== undefined) return jsonReply(fault.status, fault.body, headers)
     const reply = platformError(fault.status, `Simulated fault: HTTP ${fault.status}.`, 'simulated_fault')
     return { ...reply, headers: { ...reply.headers, ...headers } }

@@ -10,7 +10,10 @@ export type SimRoute = 'purchases.create' | 'purchases.get' | 'purchases.capture
  * Faults queue per route in the order injected.
  */
 export type SimFault =
-  /** Answer `status` (default body: the platform error shape); the request is not processed unless `process: true`. */
+  /**
+   * Answer `status` (default body: the platform error shape; a string body is sent as is, as HTML;
+   * any other as JSON); the request is not processed unless `process: true`.
+   */
   | { route: SimRoute | '*', kind: 'status', status: number, count?: number, retryAfter?: number, body?: unknown, process?: boolean }
   /** Delay, then answer normally. */
   | { route: SimRoute | '*', kind: 'latency', ms: number, count?: number }

@@ -1,5 +1,4 @@
-import { generateKeyPair, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
-import { promisify } from 'node:util'
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { Agent, request } from 'undici'
 import type { DeliveryMode, SimDelivery } from './contract.js'
 
@@ -10,24 +9,15 @@ import type { DeliveryMode, SimDelivery } from './contract.js'
  * of times, optionally duplicated or held and reordered.
  */
 
-const generateKeyPairAsync = promisify(generateKeyPair)
-const rsa = { modulusLength: 2048 } as const
-
 export interface SigningKey {
   privateKey: KeyObject
   publicPem: string
 }
 
-function toSigningKey ({ privateKey, publicKey }: { privateKey: KeyObject, publicKey: KeyObject }): SigningKey {
-  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string }
-}
-
-export async function newSigningKeyAsync (): Promise<SigningKey> {
-  return toSigningKey(await generateKeyPairAsync('rsa', rsa))
-}
-
+/** A fresh RSA 2048 key pair. */
 export function newSigningKey (): SigningKey {
-  return toSigningKey(generateKeyPairSync('rsa', rsa))
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string }
 }
 
 interface Webhook {
@@ -52,14 +42,10 @@ interface Job {
 export interface DeliveryOptions {
   attempts: number
   backoffMs: number
-  webhookKey: SigningKey
-  companyKey: SigningKey
 }
 
 export class Deliveries {
   readonly log: SimDelivery[] = []
-  webhookKey: SigningKey
-  companyKey: SigningKey
   readonly mode: DeliveryMode
 
   readonly #attempts: number
@@ -71,14 +57,15 @@ export class Deliveries {
   readonly #abort = new AbortController()
   // One keep-alive pool for every target, like a real platform's sender.
   readonly #agent = new Agent({ keepAliveTimeout: 2000, connections: 16 })
+  // Made on first use: an RSA key costs ~0.2 s of CPU, and many tests never need one.
+  #webhookKey: SigningKey | undefined
+  #companyKey: SigningKey | undefined
   #pending = 0
   #closed = false
 
   constructor (opts: DeliveryOptions) {
     this.#attempts = opts.attempts
     this.#backoffMs = opts.backoffMs
-    this.webhookKey = opts.webhookKey
-    this.companyKey = opts.companyKey
     let outOfOrder = false
     const flush = () => { this.#flush() }
     this.mode = {
@@ -91,6 +78,13 @@ export class Deliveries {
       }
     }
   }
+
+  /** Signs webhooks added without their own key. */
+  get webhookKey (): SigningKey { return (this.#webhookKey ??= newSigningKey()) }
+  set webhookKey (key: SigningKey) { this.#webhookKey = key }
+  /** Signs success callbacks; served by GET /public_key/. */
+  get companyKey (): SigningKey { return (this.#companyKey ??= newSigningKey()) }
+  set companyKey (key: SigningKey) { this.#companyKey = key }
 
   addWebhook (opts: { url: string, events?: string[], newKey?: boolean }): { id: string, publicKey: string } {
     if (!/^https?:\/\//.test(opts.url) || !URL.canParse(opts.url)) throw new TypeError('addWebhook: url must be an absolute http(s) URL')

@@ -57,8 +57,9 @@ export class Platform {
   readonly #opts: PlatformOptions
   readonly #deliveries: Deliveries
   readonly #tokens = new ThreeDSTokens()
-  readonly #sessions = new Map<string, ThreeDSSession>()
-  readonly #refunds = new Map<string, Payment[]>()
+  // Keyed by the Purchase object: whoever clears `purchases` frees these too.
+  readonly #sessions = new WeakMap<Purchase, ThreeDSSession>()
+  readonly #refunds = new WeakMap<Purchase, Payment[]>()
 
   constructor (opts: PlatformOptions, deliveries: Deliveries) {
     this.#opts = opts
@@ -90,7 +91,7 @@ export class Platform {
     const purchase = this.purchases.get(purchaseId)
     if (!purchase) return Promise.reject(new Error(`emit: unknown purchase ${purchaseId}`))
     if (eventType === 'payment.refunded') {
-      const refund = this.#refunds.get(purchaseId)?.at(-1)
+      const refund = this.#refunds.get(purchase)?.at(-1)
       if (!refund) return Promise.reject(new Error(`emit: purchase ${purchaseId} has no refund`))
       return this.#deliveries.emit(purchaseId, eventType, refund)
     }
@@ -100,7 +101,7 @@ export class Platform {
   /** The bank decided while nobody came back to the TermUrl. */
   completeThreeDS (purchaseId: string, result: ThreeDSResult): void {
     const purchase = this.purchases.get(purchaseId)
-    const session = this.#sessions.get(purchaseId)
+    const session = purchase && this.#sessions.get(purchase)
     if (!purchase || !session) throw new Error(`completeThreeDS: no 3-D Secure step for purchase ${purchaseId}`)
     if (!session.final) session.final = this.#finishThreeDS(purchase, session, result)
   }
@@ -155,9 +156,9 @@ export class Platform {
     const checked = this.#amount(body, purchase.refundable_amount)
     if (!checked.ok) return checked.reply
     const refund = newRefund(purchase, checked.amount)
-    const refunds = this.#refunds.get(purchase.id) ?? []
+    const refunds = this.#refunds.get(purchase) ?? []
     refunds.push(refund)
-    this.#refunds.set(purchase.id, refunds)
+    this.#refunds.set(purchase, refunds)
     purchase.refundable_amount -= checked.amount
     if (purchase.refundable_amount === 0) setStatus(purchase, 'refunded')
     else purchase.updated_on = refund.created_on
@@ -205,7 +206,7 @@ export class Platform {
       cvcOk: outcome.cvcOk,
       attempt
     }
-    this.#sessions.set(purchase.id, session)
+    this.#sessions.set(purchase, session)
     setStatus(purchase, 'pending_execute')
     this.#deliveries.publish(purchase.id, 'purchase.pending_execute', purchase)
     return jsonReply(200, {
@@ -224,10 +225,10 @@ export class Platform {
     const termUrl = params.get('TermUrl')
     if (!paReq || !termUrl) return htmlReply(400, renderAcsError('PaReq and TermUrl are required.'))
     if (!/^https?:\/\//.test(termUrl) || !URL.canParse(termUrl)) return htmlReply(400, renderAcsError('TermUrl must be an absolute http(s) URL.'))
-    const purchaseId = this.#tokens.purchaseOf(paReq) ?? ''
-    const session = this.#sessions.get(purchaseId)
+    const purchase = this.purchases.get(this.#tokens.purchaseOf(paReq) ?? '')
+    const session = purchase && this.#sessions.get(purchase)
     if (session?.paReq !== paReq) return htmlReply(400, renderAcsError('Unknown PaReq.'))
-    const { total, currency } = this.purchases.get(purchaseId)!.purchase
+    const { id: purchaseId, purchase: { total, currency } } = purchase as Purchase
     return htmlReply(200, renderAcsPage({
       paReq,
       // The ACS echoes MD untouched; checking it is the callback's job.
@@ -242,7 +243,7 @@ export class Platform {
   #callback (req: PlatformRequest): Reply {
     const purchase = this.purchases.get(req.id)
     if (!purchase) return notFound()
-    const session = this.#sessions.get(purchase.id)
+    const session = this.#sessions.get(purchase)
     if (!session) return s2sError('no_3ds_pending', 'This purchase has no 3-D Secure step to complete.')
     const params = new URLSearchParams(req.body)
     const result = this.#tokens.verify(params.get('PaRes') ?? '', purchase.id)
