@@ -3,16 +3,16 @@ import createError from '@fastify/error'
 /**
  * One taxonomy for every failure the plugin reports. Each code carries the
  * HTTP status the plugin's routes answer with; messages never hold card data.
+ * A declined card, a failed 3-D Secure and an undecided outcome are answers,
+ * not errors: 402 `{"status":"error"}`, a 303 to `failureRedirect`, and 202
+ * `{"status":"pending"}` (README, "Errors").
  */
 export const QorePayConfigError = createError('FST_QOREPAY_CONFIG', 'Invalid qorepay option %s', 500, TypeError)
 export const QorePayValidationError = createError('FST_QOREPAY_VALIDATION', '%s', 400)
 export const QorePayAuthError = createError('FST_QOREPAY_AUTH', 'QorePay rejected the credentials: %s', 502)
-export const QorePayDeclinedError = createError('FST_QOREPAY_DECLINED', 'Payment declined: %s', 402)
-export const QorePayThreeDSFailedError = createError('FST_QOREPAY_3DS_FAILED', '3-D Secure failed: %s', 402)
 export const QorePayGatewayError = createError('FST_QOREPAY_GATEWAY', 'QorePay answered an error: %s', 502)
 export const QorePayUnavailableError = createError('FST_QOREPAY_UNAVAILABLE', 'QorePay is unreachable: %s', 502)
 export const QorePayTimeoutError = createError('FST_QOREPAY_TIMEOUT', 'QorePay did not answer in time: %s', 504)
-export const QorePayOutcomeUnknownError = createError('FST_QOREPAY_OUTCOME_UNKNOWN', 'The outcome of purchase %s is not known yet', 202)
 export const QorePaySignatureError = createError('FST_QOREPAY_SIGNATURE', 'Invalid signature: %s', 401)
 export const QorePayStoreError = createError('FST_QOREPAY_STORE_UNAVAILABLE', 'The session store is unavailable: %s', 503)
 export const QorePayIdempotencyConflictError = createError('FST_QOREPAY_IDEMPOTENCY_CONFLICT', '%s', 409)
