@@ -223,7 +223,7 @@ test('defaults: 8 attempts, 20 ms first backoff', async (t) => {
   await sim.idle()
   t.equal(hooks.received.length, 8)
   t.equal(sim.deliveries.at(-1)?.statusCode, 200)
-  t.ok(Date.now() - start >= 20 * (2 ** 7 - 1), 'waited 20 + 40 + ... + 1280 ms')
+  t.ok(Date.now() - start >= 20 * (2 ** 7 - 1) - 10, 'waited 20 + 40 + ... + 1280 ms')
 })
 
 test('delivery modes: duplicate and out of order', async (t) => {
@@ -282,8 +282,8 @@ test('close stops deliveries in flight and waiting for a retry', async (t) => {
   sim.addWebhook({ url: failing.url })
   const p = await createPurchase(sim)
   await postCard(sim, p)
-  while (failing.received.length === 0 || slow.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  // The failing target's 500 is logged (then a 60 s backoff starts); the slow one never answers.
+  while (sim.deliveries.length === 0 || slow.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   const start = Date.now()
   await sim.close()
   t.ok(Date.now() - start < 1000, 'close does not wait for the target or the backoff')
