@@ -7,6 +7,7 @@ import { PurchaseInputSchema } from './purchase-input.js'
 import { QorePayConfigError, QorePayGatewayError } from './errors.js'
 import { callHook } from './hooks.js'
 import { idempotent } from './idempotency.js'
+import { redactingSerializers } from './log-redaction.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
 import type { GatewayCallError } from './client.js'
 import type { S2SStatus } from './gateway-types.js'
@@ -38,7 +39,8 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
 
   scope.post<{ Body: PaymentBody }>('/payments', {
     schema: { body: PaymentBodySchema },
-    bodyLimit: opts.bodyLimit
+    bodyLimit: opts.bodyLimit,
+    logSerializers: redactingSerializers
   }, async (request, reply) => {
     const { answer, replayed } = await idempotent(request, idempotency, () => pay(request))
     if (replayed) reply.header('idempotent-replayed', 'true')

@@ -5,6 +5,7 @@ import { sessionKey } from './payments.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
 import type { GatewayCallError } from './client.js'
 import type { QorePayContext } from './context.js'
+import { redactingSerializers } from './log-redaction.js'
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/
 
@@ -15,7 +16,7 @@ interface TermUrlBody { MD?: unknown, PaRes?: unknown }
 export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): void {
   const { opts, client, store, reportQuietly } = ctx
 
-  scope.get<{ Params: TokenParams }>('/3ds/:token', async (request, reply) => {
+  scope.get<{ Params: TokenParams }>('/3ds/:token', { logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     const session = TOKEN.test(token) ? await store.get(sessionKey(token)) as ThreeDSSession | undefined : undefined
     const nonce = randomBytes(16).toString('base64')
@@ -29,7 +30,7 @@ export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
     return renderRedirectPage(session, termUrl(token), nonce)
   })
 
-  scope.post<{ Params: TokenParams, Body: TermUrlBody }>('/3ds/:token/return', { bodyLimit: opts.bodyLimit }, async (request, reply) => {
+  scope.post<{ Params: TokenParams, Body: TermUrlBody }>('/3ds/:token/return', { bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     // take: of two concurrent posts of the same TermUrl, only one completes the payment.
     const session = TOKEN.test(token) ? await store.take(sessionKey(token)) as ThreeDSSession | undefined : undefined

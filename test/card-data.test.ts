@@ -20,7 +20,11 @@ class RecordingStore extends MemoryStore {
 test('no card number, CVC or expiry in any log line, store value, hook event or answer of a full run', async (t) => {
   const store = new RecordingStore()
   t.teardown(() => store.close())
-  const shop = await startShop(t, { plugin: { store } })
+  const shop = await startShop(t, {
+    plugin: { store },
+    // A host that logs every body and URL it sees, as careless shops do.
+    host: (app) => { app.addHook('preHandler', async (request) => { request.log.info({ body: request.body, url: request.url }, 'host saw') }) }
+  })
   const answers: string[] = []
   const cards = [TEST_CARDS.noThreeDS, TEST_CARDS.declined, TEST_CARDS.threeDSPost, TEST_CARDS.threeDSGet]
   for (const cardNumber of cards) {
@@ -48,9 +52,13 @@ test('no card number, CVC or expiry in any log line, store value, hook event or 
   for (const [where, texts] of places) {
     for (const text of texts) {
       for (const card of cards) t.notOk(text.includes(card), `${where}: no card number`)
-      if (!text.includes('11/38') && !/card_number|"cvc"|"expires"/.test(text)) continue
+      if (!text.includes('11/38') && !/"(card_number|cvc|expires)":"\d/.test(text)) continue
       t.fail(`${where} holds card data: ${text.slice(0, 200)}`)
     }
   }
   t.ok(shop.events.executed.some((e) => e.maskedPan === '444433******1111'), 'a masked PAN may be shown')
+  t.ok(shop.logs.some((l) => l.includes('"card_number":"[redacted]"')), "the host's body log went through our redaction")
+  const tokens = answers.join('').match(/\/3ds\/[A-Za-z0-9_-]{43}/g) ?? []
+  t.ok(tokens.length > 0)
+  for (const token of tokens) t.notOk(shop.logs.some((l) => l.includes(token.slice(5))), 'no 3DS token in the request log')
 })
