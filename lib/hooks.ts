@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Hook } from './options.js'
 import type { OutcomeEvent, OutcomeStatus } from './events.js'
@@ -35,18 +34,50 @@ type OutcomeHooks = {
 const HOOK_NAMES: Record<OutcomeStatus, string> = { executed: 'onExecuted', authorized: 'onAuthorized', error: 'onFailed' }
 // Forward-only: a purchase may fail, then be authorized, then executed, never the reverse.
 const LATER: Record<OutcomeStatus, OutcomeStatus[]> = { error: ['authorized', 'executed'], authorized: ['executed'], executed: [] }
-// A running marker outlives any sane hook; if its instance dies, the outcome can be reported again after it.
+// A running marker outlives any sane hook; if its instance dies, the work can be done again after it.
 const RUNNING_TTL_MS = 5 * 60_000
 // Longer than the gateway's 36 hours of webhook retries.
 const DONE_TTL_MS = 7 * 24 * 3600_000
 
-interface Marker { state: 'running' | 'done', owner: string, at: number }
+interface Marker { state: 'running' | 'done', at: number }
+
+/**
+ * Runs `work` at most once per key across every request and every instance
+ * sharing the store: the store's atomic `claim` decides who runs it, and only
+ * work that completed is marked done, so a retry runs failed work again.
+ * `isStale` is asked after the claim: true marks the key done without working.
+ */
+export async function runOnce (
+  store: SessionStore, key: string, log: FastifyBaseLogger, work: () => Promise<boolean>, isStale?: () => Promise<boolean>
+): Promise<ReportResult> {
+  const mine: Marker = { state: 'running', at: Date.now() }
+  if (!await store.claim(key, mine, RUNNING_TTL_MS)) {
+    const marker = await store.get(key) as Marker | undefined
+    // Gone between claim and get: its work failed and let go; the caller's retry may run it.
+    return marker?.state === 'done' ? 'duplicate' : 'in_progress'
+  }
+  const done: Marker = { ...mine, state: 'done' }
+  if (await isStale?.() === true) {
+    await store.set(key, done, DONE_TTL_MS)
+    return 'stale'
+  }
+  if (!await work()) {
+    await store.delete(key)
+    return 'hook_failed'
+  }
+  try {
+    await store.set(key, done, DONE_TTL_MS)
+  } catch (err) {
+    // The work did run; the running marker still guards it for RUNNING_TTL_MS.
+    log.error({ err, key }, `qorepay: could not mark ${key} done`)
+  }
+  return 'fired'
+}
 
 /**
  * Fires `onExecuted` / `onAuthorized` / `onFailed` at most once per purchase
- * and outcome, across every path and every instance sharing the store: the
- * store's atomic `claim` decides who runs the hook, and only a hook that
- * completed is marked done.
+ * and outcome, across every path and every instance sharing the store, and
+ * only forward.
  */
 export class OutcomeReporter {
   readonly #store: SessionStore
@@ -59,33 +90,18 @@ export class OutcomeReporter {
     this.#log = log
   }
 
-  async report (event: OutcomeEvent, request: FastifyRequest): Promise<ReportResult> {
-    const key = markerKey(event.purchaseId, event.status)
-    const mine: Marker = { state: 'running', owner: randomUUID(), at: Date.now() }
-    if (!await this.#store.claim(key, mine, RUNNING_TTL_MS)) {
-      const marker = await this.#store.get(key) as Marker | undefined
-      // Gone between claim and get: its hook failed and let go; the caller's retry may run it.
-      return marker?.state === 'done' ? 'duplicate' : 'in_progress'
-    }
-    for (const later of LATER[event.status]) {
-      if (await this.#store.get(markerKey(event.purchaseId, later)) !== undefined) {
-        await this.#store.set(key, { ...mine, state: 'done' }, DONE_TTL_MS)
-        return 'stale'
-      }
-    }
-    const name = HOOK_NAMES[event.status]
-    const ok = await callHook(name, this.#hooks[event.status] as Hook<OutcomeEvent> | undefined, event, request, this.#log)
-    if (!ok) {
-      await this.#store.delete(key)
-      return 'hook_failed'
-    }
-    try {
-      await this.#store.set(key, { ...mine, state: 'done' }, DONE_TTL_MS)
-    } catch (err) {
-      // The hook did run; the running marker still guards it for RUNNING_TTL_MS.
-      this.#log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not mark ${name} done for purchase ${event.purchaseId}`)
-    }
-    return 'fired'
+  report (event: OutcomeEvent, request: FastifyRequest): Promise<ReportResult> {
+    const { purchaseId, status } = event
+    const name = HOOK_NAMES[status]
+    const hook = this.#hooks[status] as Hook<OutcomeEvent> | undefined
+    return runOnce(this.#store, markerKey(purchaseId, status), this.#log,
+      () => callHook(name, hook, event, request, this.#log),
+      async () => {
+        for (const later of LATER[status]) {
+          if (await this.#store.get(markerKey(purchaseId, later)) !== undefined) return true
+        }
+        return false
+      })
   }
 }
 

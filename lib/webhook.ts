@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { QorePaySignatureError, QorePayValidationError } from './errors.js'
-import { callHook } from './hooks.js'
+import { callHook, runOnce } from './hooks.js'
 import { outcomeOfPurchase, toOutcomeEvent } from './outcome.js'
 import { CompanyKey, checkSignature, webhookKeys, type SignatureProblem } from './signature.js'
 import type { QorePayContext } from './context.js'
@@ -13,14 +13,10 @@ type Verify = (body: Buffer, header: string | string[] | undefined) => Signature
 
 /** A purchase is a few kilobytes; the limit only stops abuse, and never below the plugin's own. */
 const BODY_LIMIT = 1024 * 1024
-// Like the outcome markers: a running mark outlives any sane hook, a done mark the gateway's 36 hours of retries.
-const RUNNING_TTL_MS = 5 * 60_000
-const DONE_TTL_MS = 7 * 24 * 3600_000
 /** Seconds; a hint only, the gateway retries on its own schedule. */
 const RETRY_AFTER = '1'
 const EMPTY = Buffer.alloc(0)
 
-interface Marker { state: 'running' | 'done', at: number }
 type Fired = 'done' | 'in_progress' | 'hook_failed'
 type Body = Record<string, unknown> & { id: string }
 
@@ -81,28 +77,10 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
     return { ok: true }
   }
 
-  /**
-   * `onWebhook` once per delivery, through the store's atomic claim; only a
-   * hook that completed is marked done, so a retry runs a failed one again.
-   */
+  /** `onWebhook` once per delivery; a failed hook is run again by the gateway's retry. */
   async function fireOnce (key: string, event: WebhookEvent, request: FastifyRequest): Promise<Fired> {
-    const mine: Marker = { state: 'running', at: Date.now() }
-    if (!await store.claim(key, mine, RUNNING_TTL_MS)) {
-      const marker = await store.get(key) as Marker | undefined
-      // Absent means a failed run released it just now: not done, so the gateway must come back.
-      return marker?.state === 'done' ? 'done' : 'in_progress'
-    }
-    if (!await callHook('onWebhook', opts.onWebhook, event, request, request.log)) {
-      await store.delete(key)
-      return 'hook_failed'
-    }
-    try {
-      await store.set(key, { ...mine, state: 'done' }, DONE_TTL_MS)
-    } catch (err) {
-      // The hook did run; its running mark still keeps duplicates away for RUNNING_TTL_MS.
-      request.log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not mark ${event.eventType} of purchase ${event.purchaseId} done`)
-    }
-    return 'done'
+    const result = await runOnce(store, key, request.log, () => callHook('onWebhook', opts.onWebhook, event, request, request.log))
+    return result === 'fired' || result === 'duplicate' ? 'done' : result as Fired
   }
 
   function retryLater (reply: FastifyReply, why: Exclude<Fired, 'done'>) {
