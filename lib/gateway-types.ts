@@ -122,20 +122,10 @@ export const Purchase = Type.Object({
 }, loose)
 export type Purchase = Static<typeof Purchase>
 
-export const Payment = Type.Object({
+/** A money movement (a refund, say): the purchase's payment summary plus its own identity. */
+export const Payment = Type.Composite([PaymentSummary, Type.Object({
   id: Type.String(),
   type: Type.Literal('payment'),
-  is_outgoing: Type.Boolean(),
-  payment_type: Type.String(),
-  amount: Type.Integer(),
-  currency: Type.String(),
-  net_amount: Type.Integer(),
-  fee_amount: Type.Integer(),
-  pending_amount: Type.Integer(),
-  pending_unfreeze_on: Nullable(Type.Integer()),
-  description: Nullable(Type.String()),
-  paid_on: Nullable(Type.Integer()),
-  remote_paid_on: Nullable(Type.Integer()),
   related_to: Nullable(Type.Object({ type: Type.String(), id: Type.String() }, loose)),
   reference: Nullable(Type.String()),
   is_test: Type.Boolean(),
@@ -143,7 +133,7 @@ export const Payment = Type.Object({
   client: Nullable(Client),
   created_on: Type.Integer(),
   updated_on: Type.Integer()
-}, loose)
+})], loose)
 export type Payment = Static<typeof Payment>
 
 /** Answers of `POST {direct_post_url}?s2s=true` and of `POST {callback_url}`. */
