@@ -14,7 +14,7 @@ export type SimFault =
    * Answer `status` (default body: the platform error shape; a string body is sent as is, as HTML;
    * any other as JSON); the request is not processed unless `process: true`.
    */
-  | { route: SimRoute | '*', kind: 'status', status: number, count?: number, retryAfter?: number, body?: unknown, process?: boolean }
+  | { route: SimRoute | '*', kind: 'status', status: number, count?: number, retryAfter?: number | string, body?: unknown, process?: boolean }
   /** Delay, then answer normally. */
   | { route: SimRoute | '*', kind: 'latency', ms: number, count?: number }
   /** Never answer (the socket stays open until the client gives up or `close()`); processed only if `process: true`. */
