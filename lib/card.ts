@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 
+const OrderValue = Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()])
+
 /**
  * The body of `POST {prefix}/payments`: the card and browser fields of the
  * gateway's S2S table with its rules, plus the host's own `order` value.
@@ -25,7 +27,9 @@ export const PaymentBodySchema = Type.Object({
   order: Type.Optional(Type.Union([
     Type.String({ maxLength: 256 }),
     Type.Integer(),
-    Type.Record(Type.String({ maxLength: 64 }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]), { maxProperties: 32 })
+    // TypeBox writes a Record as patternProperties '^(.*)$', which neither limits the key nor sees a key holding a
+    // line break (`.`): additionalProperties and propertyNames hold every key to the same rules.
+    Type.Record(Type.String({ maxLength: 64 }), OrderValue, { maxProperties: 32, additionalProperties: OrderValue, propertyNames: { maxLength: 64 } })
   ]))
 }, { additionalProperties: false })
 

@@ -66,9 +66,13 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
 
   // Our own scope: our parsers, validator and error handling leave the host's untouched.
   await fastify.register(async (scope) => {
-    const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false })
+    // strictNumbers: JSON's 1e400 parses to Infinity, which is no integer or number a payment field can hold.
+    const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false, strictNumbers: true })
     ajv.addFormat('ip', (value: string) => isIP(value) !== 0)
     scope.setValidatorCompiler(({ schema }) => ajv.compile(schema))
+    // Name the field only: deeper paths hold the payer's own `order` keys, which an answer never reflects.
+    scope.setSchemaErrorFormatter((errors, dataVar) =>
+      new Error(errors.map((e) => `${dataVar}${/^\/[^/]*/.exec(e.instancePath)?.[0] ?? ''} ${String(e.message)}`).join(', ')))
     // Exactly our parsers: JSON for payments, a form for the TermUrl. The host's own
     // (a custom JSON parser, its formbody, which would make ours throw
     // FST_ERR_CTP_ALREADY_PRESENT) stay the host's.

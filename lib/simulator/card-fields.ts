@@ -22,8 +22,9 @@ type Rule = (value: unknown) => string | undefined
 
 const text = (pattern: RegExp, message: string): Rule =>
   (value) => typeof value === 'string' && pattern.test(value) ? undefined : message
+// Characters as the platform and JSON Schema count them: code points, so an emoji is one, not two UTF-16 units.
 const maxText = (max: number): Rule =>
-  (value) => typeof value === 'string' && value.length <= max ? undefined : `Must be a string of at most ${max} characters.`
+  (value) => typeof value === 'string' && [...value].length <= max ? undefined : `Must be a string of at most ${max} characters.`
 const bool: Rule = (value) => typeof value === 'boolean' ? undefined : 'Must be a boolean.'
 const integer = (min: number, max: number): Rule =>
   (value) => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max
