@@ -4,7 +4,7 @@ import type { Target } from '../targets.js'
 import type { Scenario } from './types.js'
 
 /** Sessions created per server before its rounds; the page is not single-use, so requests cycle through them. */
-const SESSIONS = 500
+const SESSIONS = 200
 const paths = new Map<Target, string[]>()
 let next = 0
 

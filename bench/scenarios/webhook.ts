@@ -46,10 +46,10 @@ export const webhook: Scenario = {
   })
 }
 
-/** Events a round may take: the fastest server stays under ~12k webhooks/s here; BENCH_WEBHOOK_EVENTS overrides. */
+/** Events a round may take: the fastest server stays under ~6k webhooks/s on 2 cores; BENCH_WEBHOOK_EVENTS overrides. */
 function poolSize (duration: number): number {
   const fromEnv = Number(process.env.BENCH_WEBHOOK_EVENTS)
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.ceil(duration * 12_000)
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.ceil(duration * 6_000)
 }
 
 /** A real paid purchase from the simulator, as the body of its webhooks looks. */
