@@ -154,6 +154,15 @@ export class QorePayClient {
   }
 }
 
+/**
+ * Whether the gateway may have acted on a call that failed: it was sent and
+ * no definite answer came back (a timeout, a reset, a 5xx). A 4xx is the
+ * gateway saying it did not.
+ */
+export function outcomeUnknown (err: GatewayCallError): boolean {
+  return err.sent && (err.gatewayStatus === undefined || err.gatewayStatus >= 500)
+}
+
 function isStatusAnswer (body: unknown): boolean {
   return typeof body === 'object' && body !== null && typeof (body as { status?: unknown }).status === 'string'
 }

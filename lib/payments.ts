@@ -9,7 +9,7 @@ import { callHook } from './hooks.js'
 import { idempotent } from './idempotency.js'
 import { redactingSerializers } from './log-redaction.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
-import type { GatewayCallError } from './client.js'
+import { outcomeUnknown, type GatewayCallError } from './client.js'
 import type { S2SStatus } from './gateway-types.js'
 import type { ThreeDSSession } from './three-ds-page.js'
 import type { QorePayContext } from './context.js'
@@ -67,7 +67,7 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     try {
       answer = await client.postCard(purchase.direct_post_url, card)
     } catch (err) {
-      if (!(err as GatewayCallError).sent) throw err
+      if (!outcomeUnknown(err as GatewayCallError)) throw err
       // The card may have been charged: never post it again, ask instead.
       request.log.warn({ err, purchaseId: purchase.id }, `qorepay: card post for purchase ${purchase.id} has an unknown outcome; looking it up`)
       const outcome = await lookupOutcome(client, purchase.id, opts.lookupAttempts, request.log)

@@ -73,14 +73,20 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     // Name the field only: deeper paths hold the payer's own `order` keys, which an answer never reflects.
     scope.setSchemaErrorFormatter((errors, dataVar) =>
       new Error(errors.map((e) => `${dataVar}${/^\/[^/]*/.exec(e.instancePath)?.[0] ?? ''} ${String(e.message)}`).join(', ')))
-    // Exactly our parsers: JSON for payments, a form for the TermUrl. The host's own
-    // (a custom JSON parser, its formbody, which would make ours throw
-    // FST_ERR_CTP_ALREADY_PRESENT) stay the host's.
+    // Exactly our parsers, each where it belongs: JSON for payments (a cross-site
+    // form cannot post one without a preflight), a form for the TermUrl, raw bytes
+    // for webhooks. The host's own (a custom JSON parser, its formbody, which would
+    // make ours throw FST_ERR_CTP_ALREADY_PRESENT) stay the host's.
     scope.removeAllContentTypeParsers()
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, scope.getDefaultJsonParser('error', 'error'))
-    await scope.register(formbody, { bodyLimit: opts.bodyLimit })
+    // Unknown paths under our prefix answer without echoing the path (a 3DS token, say).
+    scope.setNotFoundHandler((_request, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'Not found' }))
     paymentsRoute(scope, ctx)
-    threeDSRoutes(scope, ctx)
+    await scope.register(async (forms) => {
+      forms.removeAllContentTypeParsers()
+      await forms.register(formbody, { bodyLimit: opts.bodyLimit })
+      threeDSRoutes(forms, ctx)
+    })
     webhookRoutes(scope, ctx)
   }, { prefix: opts.prefix })
 }

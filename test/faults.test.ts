@@ -30,13 +30,23 @@ test('bad credentials: the gateway 401 surfaces as a clear FST_QOREPAY_AUTH erro
   t.notMatch(res.text, 'wrong-key')
 })
 
-test('the wrong S2S token is refused at the card post', async (t) => {
+test('the wrong S2S token is refused at the card post: a definite refusal, no lookup', async (t) => {
   const shop = await startShop(t, { plugin: { s2sToken: 'wrong-token' } })
   const res = await shop.post('/qorepay/payments', CARD)
-  // A 401 is an answer, not a lost request: nothing was charged, the lookup confirms it.
-  t.equal(res.statusCode, 202)
-  t.equal(res.body.status, 'pending')
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_AUTH' })
+  t.notMatch(res.text, 'wrong-token')
   t.equal(shop.sim.count('direct_post'), 1)
+  t.equal(shop.sim.count('purchases.get'), 0)
+})
+
+test('card fields refused by the gateway: 502 with its message, no lookup, no 202', async (t) => {
+  const shop = await startShop(t)
+  shop.sim.inject({ route: 'direct_post', kind: 'status', status: 400, body: { remote_ip: [{ message: 'Enter a valid IPv4 or IPv6 address.', code: 'invalid' }] } })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /HTTP 400: remote_ip: Enter a valid IPv4/ })
+  t.equal(shop.sim.count('purchases.get'), 0)
 })
 
 test('the gateway unreachable: retried only because nothing was sent, then 502 FST_QOREPAY_UNAVAILABLE', async (t) => {

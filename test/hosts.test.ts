@@ -74,3 +74,15 @@ test('the plugin also registers inside an encapsulated host scope', async (t) =>
   await app.ready()
   t.notOk(app.hasDecorator('qorepay'), 'the decorator stays in the scope that registered it')
 })
+
+test('payments take JSON only; unknown paths under the prefix do not echo the path', async (t) => {
+  const shop = await startShop(t)
+  const form = await shop.post('/qorepay/payments', new URLSearchParams(CARD).toString())
+  t.equal(form.statusCode, 415, 'a cross-site form cannot post a payment')
+  t.equal(shop.sim.count('purchases.create'), 0)
+  const missing = await shop.get('/qorepay/3ds/abc/def/<script>')
+  t.equal(missing.statusCode, 404)
+  t.notMatch(missing.text, /abc|script/)
+  const json = await shop.post('/qorepay/3ds/x/return', { MD: 'a' })
+  t.equal(json.statusCode, 415, 'the TermUrl takes the form the bank posts')
+})
