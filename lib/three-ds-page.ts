@@ -1,4 +1,5 @@
 import type { S2SThreeDSRequired } from './gateway-types.js'
+import { escapeHtml } from './html.js'
 
 /** What the 3-D Secure redirect page needs, as kept in the store under the token. */
 export interface ThreeDSSession {
@@ -11,12 +12,6 @@ export interface ThreeDSSession {
   reference?: string
   maskedPan?: string
   expiresAt: number
-}
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-
-export function escapeHtml (value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ESCAPES[c])
 }
 
 /** Only the page's own nonce'd script and style run; nothing may frame it. */

@@ -3,11 +3,7 @@
  * the request, so every value is escaped.
  */
 
-const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-
-export function escapeHtml (value: string): string {
-  return value.replace(/[&<>"']/g, (c) => entities[c])
-}
+import { escapeHtml } from '../html.js'
 
 export interface AcsPageInput {
   paReq: string
