@@ -64,7 +64,7 @@ export function toCardPost (body: PaymentBody, request: FastifyRequest): CardPos
 }
 
 function firstLanguage (header: string | undefined): string {
-  const tag = header?.split(',')[0]?.split(';')[0]?.trim()
+  const tag = header?.split(',')[0].split(';')[0].trim()
   return tag !== undefined && /^[A-Za-z]{1,3}(-[A-Za-z0-9]{1,4})?$/.test(tag) ? tag : 'en-US'
 }
 

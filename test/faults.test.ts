@@ -254,6 +254,7 @@ test('a host purchase() that throws or returns nonsense is a clear error before 
     plugin: {
       purchase: async (request) => {
         if ((request.body as { order?: string }).order === 'throw') throw Object.assign(new Error('unknown order'), { statusCode: 404 })
+        if ((request.body as { order?: string }).order === 'null') return null as never
         return { client: { email: 'a@b.c' }, purchase: { currency: 'naira', products: [] } } as never
       }
     }
@@ -263,6 +264,8 @@ test('a host purchase() that throws or returns nonsense is a clear error before 
   const nonsense = await shop.post('/qorepay/payments', CARD)
   t.equal(nonsense.statusCode, 500)
   t.match(nonsense.body, { code: 'FST_QOREPAY_CONFIG', message: /purchase\(\): returned \/purchase\/currency/ })
+  const nothing = await shop.post('/qorepay/payments', { ...CARD, order: 'null' })
+  t.match(nothing.body, { code: 'FST_QOREPAY_CONFIG', message: /purchase\(\): returned value / })
   t.equal(shop.sim.count('purchases.create'), 0)
 })
 

@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import { request } from 'undici'
 import { gatewayMessage } from '../lib/client.js'
 import { outcomeOfAnswer, outcomeOfPurchase, outcomeOfStatus } from '../lib/outcome.js'
 import { redactingSerializers } from '../lib/log-redaction.js'
@@ -65,6 +66,14 @@ test('odd but possible gateway answers', async (t) => {
     const sent = new URLSearchParams(callback.body)
     t.ok(sent.get('MD')!.length > 0, 'the MD the gateway issued')
     t.equal(sent.get('PaRes'), '')
+  })
+  t.test('a TermUrl post with no body at all still completes through the gateway', async (t) => {
+    const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+    const { termUrl } = await passAcs(shop, res.body.redirect_url, 'approve')
+    const back = await request(termUrl, { method: 'POST' })
+    await back.body.dump()
+    t.equal(back.statusCode, 303)
+    t.match(back.headers.location, /failed\?purchase_id=/)
   })
   t.test('a callback that asks for 3DS again is a failed 3DS', async (t) => {
     const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })

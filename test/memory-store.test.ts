@@ -279,6 +279,9 @@ function plainEnv (): NodeJS.ProcessEnv {
   const env = { ...process.env }
   delete env.NODE_OPTIONS
   delete env.NODE_V8_COVERAGE
+  // tap re-injects its loader into children; this keeps the child's coverage (of
+  // tsx-compiled source) from being merged with, and garbling, the tests' own.
+  env._TAPJS_PROCESSINFO_COVERAGE_ = '0'
   return env
 }
 

@@ -4,7 +4,11 @@ import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 // The built package, as a user's process loads it: no tap loader, no coverage hooks.
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAP)/.test(k)))
+const env = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAP)/.test(k))),
+  // tap re-injects its loader into children: keep their coverage of dist/ out of the report.
+  _TAPJS_PROCESSINFO_COVERAGE_: '0'
+}
 
 const CHECK = `
   const kinds = [typeof qorepay, typeof MemoryStore, typeof createSimulator, typeof RedisStore, typeof testSessionStore]
