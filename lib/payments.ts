@@ -1,13 +1,13 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { PaymentBodySchema, maskPan, toCardPost, type PaymentBody } from './card.js'
 import { PurchaseInputSchema } from './purchase-input.js'
 import { QorePayConfigError, QorePayGatewayError } from './errors.js'
 import { callHook } from './hooks.js'
 import { idempotent } from './idempotency.js'
 import { redactingSerializers } from './log-redaction.js'
+import { randomToken } from './entropy.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
 import { outcomeUnknown, type GatewayCallError } from './client.js'
 import type { S2SStatus } from './gateway-types.js'
@@ -16,7 +16,7 @@ import type { QorePayContext } from './context.js'
 
 /** 256 random bits, URL-safe: the only handle a payer's browser gets on a 3DS session. */
 export function newSessionToken (): string {
-  return randomBytes(32).toString('base64url')
+  return randomToken(32)
 }
 
 export function sessionKey (token: string): string {
@@ -31,6 +31,8 @@ export const PaymentAnswerSchema = Type.Union([
 export type PaymentAnswer = Static<typeof PaymentAnswerSchema>
 
 interface Answer { statusCode: 200 | 202 | 402, body: PaymentAnswer }
+
+const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
 
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
 export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
@@ -50,8 +52,10 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
   async function pay (request: FastifyRequest<{ Body: PaymentBody }>): Promise<Answer> {
     const card = toCardPost(request.body, request)
     const input = await opts.purchase(request)
-    const problem = Value.Errors(PurchaseInputSchema, input).First()
-    if (problem !== undefined) throw new QorePayConfigError(`purchase(): returned ${problem.path || 'value'} ${problem.message.toLowerCase()}`)
+    if (!purchaseInput.Check(input)) {
+      const problem = purchaseInput.Errors(input).First()!
+      throw new QorePayConfigError(`purchase(): returned ${problem.path || 'value'} ${problem.message.toLowerCase()}`)
+    }
 
     const purchase = await client.createPurchase({
       ...input,
@@ -76,6 +80,8 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     }
 
     if (answer.status !== '3DS_required') return settle(request, outcomeOfAnswer(answer), base)
+    // The payer's browser is sent there: only a web URL, whatever the gateway says.
+    if (!/^https?:\/\//i.test(answer.URL)) throw new QorePayGatewayError(`purchase ${purchase.id}: the ACS URL is not an http(s) URL`)
 
     const token = newSessionToken()
     const session: ThreeDSSession = {

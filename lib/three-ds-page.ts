@@ -45,15 +45,17 @@ ${body}
  * over as fields too.
  */
 export function renderRedirectPage (session: ThreeDSSession, termUrl: string, nonce: string): string {
-  const action = new URL(session.acsUrl)
+  let action = session.acsUrl
   const fields: Array<[string, string]> = []
   if (session.method === 'GET') {
-    fields.push(...action.searchParams)
-    action.search = ''
+    const url = new URL(action)
+    fields.push(...url.searchParams)
+    url.search = ''
+    action = url.href
   }
   fields.push(['PaReq', session.paReq], ['MD', session.md], ['TermUrl', termUrl])
   const inputs = fields.map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('\n')
-  return page(nonce, 'Redirecting to your bank', `<form id="qorepay-3ds" method="${session.method === 'GET' ? 'get' : 'post'}" action="${escapeHtml(action.href)}">
+  return page(nonce, 'Redirecting to your bank', `<form id="qorepay-3ds" method="${session.method === 'GET' ? 'get' : 'post'}" action="${escapeHtml(action)}">
 ${inputs}
 <p>Taking you to your bank to confirm the payment&hellip;</p>
 <noscript><button type="submit">Continue to your bank</button></noscript>

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { contentSecurityPolicy, renderExpiredPage, renderRedirectPage, type ThreeDSSession } from './three-ds-page.js'
 import { sessionKey } from './payments.js'
@@ -6,6 +5,7 @@ import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './
 import type { GatewayCallError } from './client.js'
 import type { QorePayContext } from './context.js'
 import { redactingSerializers } from './log-redaction.js'
+import { randomToken } from './entropy.js'
 
 const TOKEN = /^[A-Za-z0-9_-]{43}$/
 
@@ -19,7 +19,7 @@ export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
   scope.get<{ Params: TokenParams }>('/3ds/:token', { logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     const session = TOKEN.test(token) ? await store.get(sessionKey(token)) as ThreeDSSession | undefined : undefined
-    const nonce = randomBytes(16).toString('base64')
+    const nonce = randomToken(16)
     reply
       .header('cache-control', 'no-store')
       .header('content-security-policy', contentSecurityPolicy(nonce))

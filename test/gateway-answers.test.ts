@@ -67,6 +67,22 @@ test('odd but possible gateway answers', async (t) => {
     t.ok(sent.get('MD')!.length > 0, 'the MD the gateway issued')
     t.equal(sent.get('PaRes'), '')
   })
+  t.test('an ACS URL that is not a web URL never reaches the payer', async (t) => {
+    shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'pr', MD: 'md', URL: 'javascript:alert(1)', callback_url: `${shop.sim.origin}/s2s/callback/nope/` } })
+    const before = shop.events.threeDS.length
+    const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+    t.equal(res.statusCode, 502)
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /ACS URL is not an http\(s\) URL/ })
+    t.equal(shop.events.threeDS.length, before)
+  })
+  t.test('a GET ACS URL with its own query: carried over as fields', async (t) => {
+    shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'GET', PaReq: 'pr', MD: '', URL: `${shop.sim.origin}/acs/?bank=7&lang=en`, callback_url: `${shop.sim.origin}/s2s/callback/nope/` } })
+    const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSGet })
+    const page = await shop.get(new URL(res.body.redirect_url).pathname)
+    t.match(page.text, `action="${shop.sim.origin}/acs/"`)
+    t.match(page.text, 'name="bank" value="7"')
+    t.match(page.text, 'name="lang" value="en"')
+  })
   t.test('a TermUrl post with no body at all still completes through the gateway', async (t) => {
     const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
     const { termUrl } = await passAcs(shop, res.body.redirect_url, 'approve')
