@@ -113,28 +113,26 @@ export class QorePayClient {
     return this.#call({ url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET' })
   }
 
-  async #call (call: Call): Promise<unknown> {
-    for (let attempt = 0; ; attempt++) {
-      const last = attempt >= this.#opts.retries
-      let failure: GatewayCallError
-      let waitMs = backoff(attempt)
-      try {
-        const { statusCode, headers, text } = await this.#send(call)
-        const body = parseJson(text)
-        if (statusCode < 300 || (call.statusAnswer === true && statusCode < 500 && isStatusAnswer(body))) return body
-        failure = httpError(statusCode, body)
-        const retryAfter = statusCode === 429 ? retryAfterMs(headers['retry-after']) : undefined
-        if (retryAfter !== undefined) waitMs = retryAfter
-        // 429 means "not processed"; a 5xx on a read is harmless to repeat.
-        const retryable = call.safe && (statusCode === 429 || statusCode >= 500) && waitMs <= MAX_RETRY_AFTER_MS
-        if (!retryable || last) throw failure
-      } catch (err) {
-        if (isGatewayCallError(err)) throw err
-        failure = networkError(err as NodeJS.ErrnoException)
-        if (failure.sent || last) throw failure
-      }
-      await sleep(waitMs)
+  async #call (call: Call, attempt = 0): Promise<unknown> {
+    const last = attempt >= this.#opts.retries
+    let waitMs = backoff(attempt)
+    try {
+      const { statusCode, headers, text } = await this.#send(call)
+      const body = parseJson(text)
+      if (statusCode < 300 || (call.statusAnswer === true && statusCode < 500 && isStatusAnswer(body))) return body
+      const failure = httpError(statusCode, body)
+      const retryAfter = statusCode === 429 ? retryAfterMs(headers['retry-after']) : undefined
+      if (retryAfter !== undefined) waitMs = retryAfter
+      // 429 means "not processed"; a 5xx on a read is harmless to repeat.
+      const retryable = call.safe && (statusCode === 429 || statusCode >= 500) && waitMs <= MAX_RETRY_AFTER_MS
+      if (!retryable || last) throw failure
+    } catch (err) {
+      if (isGatewayCallError(err)) throw err
+      const failure = networkError(err as NodeJS.ErrnoException)
+      if (failure.sent || last) throw failure
     }
+    await sleep(waitMs)
+    return this.#call(call, attempt + 1)
   }
 
   async #send (call: Call): Promise<{ statusCode: number, headers: Record<string, string | string[] | undefined>, text: string }> {
