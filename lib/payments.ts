@@ -34,6 +34,11 @@ interface Answer { statusCode: 200 | 202 | 402, body: PaymentAnswer }
 
 const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
 
+/** An absolute http(s) URL, as every URL the gateway hands over must be before the card or the payer goes there. */
+function isWebUrl (value: unknown): value is string {
+  return typeof value === 'string' && URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)
+}
+
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
 export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
   const { opts, client, store, reportQuietly } = ctx
@@ -64,7 +69,7 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
       failure_redirect: opts.failureRedirect,
       success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
     })
-    if (typeof purchase.direct_post_url !== 'string') throw new QorePayGatewayError(`purchase ${purchase.id} has no direct_post_url`)
+    if (!isWebUrl(purchase.direct_post_url)) throw new QorePayGatewayError(`purchase ${purchase.id} has no usable direct_post_url`)
     const base = { purchaseId: purchase.id, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
 
     let answer: S2SStatus
@@ -80,8 +85,8 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     }
 
     if (answer.status !== '3DS_required') return settle(request, outcomeOfAnswer(answer), base)
-    // The payer's browser is sent there: only a web URL, whatever the gateway says.
-    if (!/^https?:\/\//i.test(answer.URL)) throw new QorePayGatewayError(`purchase ${purchase.id}: the ACS URL is not an http(s) URL`)
+    // The payer's browser is sent to the ACS: only a web URL, whatever the gateway says.
+    if (!isWebUrl(answer.URL) || !isWebUrl(answer.callback_url)) throw new QorePayGatewayError(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
 
     const token = newSessionToken()
     const session: ThreeDSSession = {

@@ -46,7 +46,7 @@ test('odd but possible gateway answers', async (t) => {
     shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 201, body: { id: 'p-1', status: 'created', direct_post_url: null } })
     const res = await shop.post('/qorepay/payments', CARD)
     t.equal(res.statusCode, 502)
-    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /p-1 has no direct_post_url/ })
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /p-1 has no usable direct_post_url/ })
   })
   t.test('3DS_required without MD: sent back empty', async (t) => {
     shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, process: true, body: { status: '3DS_required', Method: 'POST', PaReq: 'pr', URL: `${shop.sim.origin}/acs/`, callback_url: `${shop.sim.origin}/s2s/callback/nope/` } })
@@ -72,7 +72,7 @@ test('odd but possible gateway answers', async (t) => {
     const before = shop.events.threeDS.length
     const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
     t.equal(res.statusCode, 502)
-    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /ACS URL is not an http\(s\) URL/ })
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /ACS URL or callback_url is not an http\(s\) URL/ })
     t.equal(shop.events.threeDS.length, before)
   })
   t.test('a GET ACS URL with its own query: carried over as fields', async (t) => {
@@ -98,6 +98,25 @@ test('odd but possible gateway answers', async (t) => {
     const back = await postTermUrl(termUrl, body)
     t.match(back.location, /failed\?purchase_id=/)
     t.match(shop.events.failed.at(-1), { purchaseId: res.body.purchase_id, error: { code: '3ds_failed' } })
+  })
+  t.test('a 5xx without the platform error body is named by its status; a 429 without Retry-After backs off', async (t) => {
+    shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 502, body: '<html>Bad gateway</html>' })
+    const res = await shop.post('/qorepay/payments', CARD)
+    t.equal(res.statusCode, 502)
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: HTTP 502: HTTP 502' })
+    const paid = await shop.post('/qorepay/payments', CARD)
+    shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 429 })
+    const before = shop.sim.count('purchases.get')
+    t.match(await shop.app.qorepay.getPurchase(paid.body.purchase_id), { status: 'paid' })
+    t.equal(shop.sim.count('purchases.get') - before, 2)
+  })
+  t.test('a direct_post_url that is no URL: a gateway error, no card post', async (t) => {
+    shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 201, body: { id: 'p-2', status: 'created', direct_post_url: 'not a url' } })
+    const before = shop.sim.count('purchases.get')
+    const res = await shop.post('/qorepay/payments', CARD)
+    t.equal(res.statusCode, 502)
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /p-2 has no usable direct_post_url/ })
+    t.equal(shop.sim.count('purchases.get'), before)
   })
   t.test('Retry-After as an HTTP date, and an unreadable one', async (t) => {
     const paid = await shop.post('/qorepay/payments', CARD)
