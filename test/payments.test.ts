@@ -198,3 +198,10 @@ test('unknown tokens of any shape get the expired page', async (t) => {
   t.equal((await shop.get(`/qorepay/3ds/${'a'.repeat(500)}`)).statusCode, 414)
   t.equal(shop.sim.count('callback'), 0)
 })
+
+test('a card number too short to mask by 6+4 is masked whole', async (t) => {
+  const shop = await startShop(t)
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: '123456789012' })
+  t.equal(res.body.status, 'executed')
+  t.equal(shop.events.executed[0].maskedPan, '************')
+})
