@@ -7,7 +7,7 @@ import { request } from 'undici'
 import { TEST_CARDS } from '../lib/simulator.js'
 import { cardBody, purchaseBody, startReceiver } from './simulator-fixture.js'
 
-const cli = fileURLToPath(new URL('../lib/simulator-cli.ts', import.meta.url))
+const cli = fileURLToPath(new URL('../lib/cli/simulator.ts', import.meta.url))
 
 interface Run { child: ChildProcess, stdout: string, stderr: string, exit: Promise<number | null> }
 

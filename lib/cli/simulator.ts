@@ -3,7 +3,7 @@
  * trying an integration by hand. Configured by environment variables with
  * demo defaults; stops on SIGINT / SIGTERM.
  */
-import { createSimulator, TEST_CARDS } from './simulator.js'
+import { createSimulator, TEST_CARDS } from '../simulator.js'
 
 const env = process.env
 const config = {
