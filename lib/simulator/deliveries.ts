@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { Agent, request } from 'undici'
 import type { DeliveryMode, SimDelivery } from './contract.js'
@@ -64,6 +65,8 @@ export class Deliveries {
   #closed = false
 
   constructor (opts: DeliveryOptions) {
+    // Every delivery in flight listens on this one signal; hundreds at once are normal under load.
+    setMaxListeners(0, this.#abort.signal)
     this.#attempts = opts.attempts
     this.#backoffMs = opts.backoffMs
     let outOfOrder = false
