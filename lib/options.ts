@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyRequest } from 'fastify'
 import { QorePayConfigError } from './errors.js'
+import { isWebUrl } from './web-url.js'
 import type { SessionStore } from './store.js'
 import type { AuthorizedEvent, ExecutedEvent, FailedEvent, ThreeDSRequiredEvent, WebhookEvent } from './events.js'
 import type { PurchaseInput } from './purchase-input.js'
@@ -75,7 +76,7 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
     throw new QorePayConfigError(`${name}: ${problem.message.toLowerCase()} (${found})`)
   }
   for (const name of URL_OPTIONS) {
-    if (opts[name] !== undefined && !isHttpUrl(opts[name] as string)) {
+    if (opts[name] !== undefined && !isWebUrl(opts[name])) {
       throw new QorePayConfigError(`${name}: expected an absolute http(s) URL, got ${JSON.stringify(opts[name])}`)
     }
   }
@@ -103,15 +104,6 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
     lookupAttempts: o.lookupAttempts ?? 3,
     bodyLimit: o.bodyLimit ?? 64 * 1024,
     timeouts: { connect: 5_000, headers: 15_000, body: 15_000, ...o.timeouts }
-  }
-}
-
-function isHttpUrl (value: string): boolean {
-  try {
-    const url = new URL(value)
-    return url.protocol === 'http:' || url.protocol === 'https:'
-  } catch {
-    return false
   }
 }
 

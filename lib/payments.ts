@@ -8,6 +8,7 @@ import { callHook } from './hooks.js'
 import { idempotent } from './idempotency.js'
 import { redactingSerializers } from './log-redaction.js'
 import { randomToken } from './entropy.js'
+import { isWebUrl } from './web-url.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
 import { outcomeUnknown, type GatewayCallError } from './client.js'
 import type { S2SStatus } from './gateway-types.js'
@@ -33,11 +34,6 @@ export type PaymentAnswer = Static<typeof PaymentAnswerSchema>
 interface Answer { statusCode: 200 | 202 | 402, body: PaymentAnswer }
 
 const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
-
-/** An absolute http(s) URL, as every URL the gateway hands over must be before the card or the payer goes there. */
-function isWebUrl (value: unknown): value is string {
-  return typeof value === 'string' && URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)
-}
 
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
 export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
