@@ -6,7 +6,9 @@ import type { SimRoute } from './contract.js'
 import type { Deliveries } from './deliveries.js'
 import { checkPurchaseBody, isAmount, newPurchase, newRefund, recordPayment, setStatus } from './purchases.js'
 import { fieldErrors, htmlReply, jsonReply, platformError, type Reply } from './reply.js'
-import { cardBrand, decideCard, FAILURES, maskPan, type FailureCode } from './test-cards.js'
+import { cardBrand, decideCard, FAILURES, type FailureCode } from './test-cards.js'
+// The masked PAN is the only card data the simulator keeps, masked as the plugin masks it.
+import { maskPan } from '../card.js'
 import { ThreeDSTokens, type ThreeDSResult } from './three-ds.js'
 
 /**

@@ -50,12 +50,6 @@ export function decideCard (cardNumber: string, expires: string, cvc: string, no
   return cvcOk ? { kind: 'approved' } : { kind: 'failed', code: 'incorrect_cvc' }
 }
 
-/** First 6 and last 4 digits: the only card data the simulator keeps. */
-export function maskPan (cardNumber: string): string {
-  if (cardNumber.length < 10) return '*'.repeat(cardNumber.length)
-  return cardNumber.slice(0, 6) + '*'.repeat(cardNumber.length - 10) + cardNumber.slice(-4)
-}
-
 export function cardBrand (cardNumber: string): string {
   if (cardNumber.startsWith('4')) return 'visa'
   if (/^5[1-5]/.test(cardNumber)) return 'mastercard'
