@@ -2,7 +2,7 @@ import { connect, isIP } from 'node:net'
 import { test } from 'tap'
 import fc from 'fast-check'
 import { Pool } from 'undici'
-import { CARD, passAcs, startShop, type Shop } from './helpers/shop.js'
+import { CARD, passAcs, startShop, unescapeHtml, type Shop } from './helpers/shop.js'
 import { MemoryStore } from '../lib/memory-store.js'
 import { TEST_CARDS } from '../lib/simulator.js'
 import type { ThreeDSSession } from '../lib/three-ds-page.js'
@@ -701,8 +701,3 @@ test('regressions the properties found, pinned', async (t) => {
   t.equal(shop.sim.count('purchases.get'), 0, 'answered, not looked up')
   t.equal(shop.sim.count('purchases.create'), 2, 'only the two valid bodies reached the gateway')
 })
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" }
-function unescapeHtml (value: string): string {
-  return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, entity: string) => ENTITIES[entity])
-}

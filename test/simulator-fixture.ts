@@ -2,6 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { createSimulator, TEST_CARDS, type Purchase, type Simulator, type SimulatorOptions } from '../lib/simulator.js'
+import { unescapeHtml } from './helpers/shop.js'
 
 /** Shared set-up of the simulator tests: a simulator, an HTTP helper, a webhook receiver. */
 
@@ -131,9 +132,8 @@ export async function startReceiver (t: Teardown, path = '/hook'): Promise<Recei
 /** The hidden inputs of each form of an ACS page, keyed by the submit button's id. */
 export function acsForms (html: string): Record<string, { action: string, MD: string, PaRes: string }> {
   const forms: Record<string, { action: string, MD: string, PaRes: string }> = {}
-  const decode = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&')
   for (const [, action, md, paRes, id] of html.matchAll(/<form method="POST" action="([^"]*)"><input type="hidden" name="MD" value="([^"]*)"><input type="hidden" name="PaRes" value="([^"]*)"><button type="submit" id="([^"]+)">/g)) {
-    forms[id] = { action: decode(action), MD: decode(md), PaRes: decode(paRes) }
+    forms[id] = { action: unescapeHtml(action), MD: unescapeHtml(md), PaRes: unescapeHtml(paRes) }
   }
   return forms
 }

@@ -116,14 +116,17 @@ export function readForm (html: string, formIndex = 0): { action: string, method
   const forms = [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)]
   const form = forms[formIndex]
   if (form === undefined) throw new Error('no form in page')
-  const attr = (source: string, name: string) => unescape(new RegExp(`\\b${name}="([^"]*)"`).exec(source)?.[1] ?? '')
+  const attr = (source: string, name: string) => unescapeHtml(new RegExp(`\\b${name}="([^"]*)"`).exec(source)?.[1] ?? '')
   const fields: Record<string, string> = {}
   for (const input of form[2].matchAll(/<input\b([^>]*)>/g)) fields[attr(input[1], 'name')] = attr(input[1], 'value')
   return { action: attr(form[1], 'action'), method: attr(form[1], 'method').toUpperCase(), fields }
 }
 
-function unescape (value: string): string {
-  return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" } as Record<string, string>)[e])
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" }
+
+/** The reverse of lib/html.ts's escapeHtml: what a browser reads from an attribute. */
+export function unescapeHtml (value: string): string {
+  return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, entity: string) => ENTITIES[entity])
 }
 
 /**
