@@ -20,6 +20,11 @@ export function newSessionToken (): string {
   return randomToken(32)
 }
 
+/** The shape `newSessionToken` makes; anything else is not worth a store lookup. */
+export function isSessionToken (token: string): boolean {
+  return /^[A-Za-z0-9_-]{43}$/.test(token)
+}
+
 export function sessionKey (token: string): string {
   return `3ds:${token}`
 }

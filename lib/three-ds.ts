@@ -1,13 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { contentSecurityPolicy, renderExpiredPage, renderRedirectPage, type ThreeDSSession } from './three-ds-page.js'
-import { sessionKey } from './payments.js'
+import { isSessionToken, sessionKey } from './payments.js'
 import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from './outcome.js'
 import type { GatewayCallError } from './client.js'
 import type { QorePayContext } from './context.js'
 import { redactingSerializers } from './log-redaction.js'
 import { randomToken } from './entropy.js'
-
-const TOKEN = /^[A-Za-z0-9_-]{43}$/
 
 interface TokenParams { token: string }
 interface TermUrlBody { MD?: unknown, PaRes?: unknown }
@@ -18,7 +16,7 @@ export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
 
   scope.get<{ Params: TokenParams }>('/3ds/:token', { logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
-    const session = TOKEN.test(token) ? await store.get(sessionKey(token)) as ThreeDSSession | undefined : undefined
+    const session = isSessionToken(token) ? await store.get(sessionKey(token)) as ThreeDSSession | undefined : undefined
     const nonce = randomToken(16)
     reply
       .header('cache-control', 'no-store')
@@ -33,7 +31,7 @@ export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
   scope.post<{ Params: TokenParams, Body: TermUrlBody }>('/3ds/:token/return', { bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     // take: of two concurrent posts of the same TermUrl, only one completes the payment.
-    const session = TOKEN.test(token) ? await store.take(sessionKey(token)) as ThreeDSSession | undefined : undefined
+    const session = isSessionToken(token) ? await store.take(sessionKey(token)) as ThreeDSSession | undefined : undefined
     if (session === undefined) return redirect(reply, opts.failureRedirect)
 
     const body = request.body ?? {}
