@@ -1,6 +1,6 @@
 /**
  * Heap and RSS of MemoryStore holding 100,000 pending 3DS sessions, each the
- * value the plugin stores under its token (see lib/three-ds-page.ts
+ * value the plugin stores under its token (see lib/three-ds/session.ts
  * ThreeDSSession), put through the public store API. Run with --expose-gc;
  * answers over IPC.
  */

@@ -7,7 +7,7 @@
  *   <- { type: 'profile', file? } -> { type: 'profile' }  starts a CPU profile, or with `file` stops and writes it
  *   <- { type: 'trim' }  -> { type: 'trim', deliveries, failed, micros }  drop what it recorded so far; CPU used so far
  */
-import { createSimulator } from '../lib/simulator.js'
+import { createSimulator } from '../lib/simulator/index.js'
 import { ThreeDSTokens } from '../lib/simulator/three-ds.js'
 import { CREDENTIALS } from './config.js'
 import { startProfile, stopProfile } from './profiler.js'

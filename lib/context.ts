@@ -1,9 +1,9 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { QorePayClient } from './client.js'
+import type { QorePayClient } from './gateway/client.js'
 import type { OutcomeEvent } from './events.js'
-import type { OutcomeReporter, ReportResult } from './hooks.js'
+import type { OutcomeReporter, ReportResult } from './outcome/reporter.js'
 import type { ResolvedOptions } from './options.js'
-import type { SessionStore } from './store.js'
+import type { SessionStore } from './stores/session-store.js'
 
 /** What one registration of the plugin shares between its routes. */
 export interface QorePayContext {

@@ -1,5 +1,5 @@
 import { Type, type Static, type TLiteral } from '@sinclair/typebox'
-import { Payment, Purchase } from './gateway-types.js'
+import { Payment, Purchase } from './wire/purchase.js'
 
 /** Which path reported it: the card post's answer, the TermUrl, a webhook or the success callback. */
 export const EventSource = Type.Union([Type.Literal('direct'), Type.Literal('3ds'), Type.Literal('webhook'), Type.Literal('callback')])

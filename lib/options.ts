@@ -2,10 +2,10 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { FastifyRequest } from 'fastify'
 import { QorePayConfigError } from './errors.js'
-import { isWebUrl } from './web-url.js'
-import type { SessionStore } from './store.js'
+import { isWebUrl } from './wire/web-url.js'
+import type { SessionStore } from './stores/session-store.js'
 import type { AuthorizedEvent, ExecutedEvent, FailedEvent, ThreeDSRequiredEvent, WebhookEvent } from './events.js'
-import type { PurchaseInput } from './purchase-input.js'
+import type { PurchaseInput } from './payment/purchase-input.js'
 
 const AbsoluteUrl = Type.String({ minLength: 1 })
 

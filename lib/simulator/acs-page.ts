@@ -3,7 +3,7 @@
  * the request, so every value is escaped.
  */
 
-import { escapeHtml } from '../html.js'
+import { escapeHtml } from '../wire/html.js'
 
 export interface AcsPageInput {
   paReq: string

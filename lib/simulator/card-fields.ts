@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import type { GatewayErrorItem } from '../gateway-types.js'
+import type { GatewayErrorItem } from '../wire/api-error.js'
 
 /**
  * The S2S card post's field rules, from the gateway's seed table

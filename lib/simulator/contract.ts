@@ -1,4 +1,4 @@
-import type { Purchase } from '../gateway-types.js'
+import type { Purchase } from '../wire/purchase.js'
 
 /** The simulator's public types: what tests and users program against. */
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Payment, Purchase, TransactionAttempt } from '../gateway-types.js'
+import type { Payment, Purchase, TransactionAttempt } from '../wire/purchase.js'
 import { renderAcsError, renderAcsPage } from './acs-page.js'
 import { checkCard } from './card-fields.js'
 import type { SimRoute } from './contract.js'
@@ -8,7 +8,7 @@ import { checkPurchaseBody, isAmount, newPurchase, newRefund, recordPayment, set
 import { fieldErrors, htmlReply, jsonReply, platformError, type Reply } from './reply.js'
 import { cardBrand, decideCard, FAILURES, type FailureCode } from './test-cards.js'
 // The masked PAN is the only card data the simulator keeps, masked as the plugin masks it.
-import { maskPan } from '../card.js'
+import { maskPan } from '../wire/pan.js'
 import { ThreeDSTokens, type ThreeDSResult } from './three-ds.js'
 
 /**

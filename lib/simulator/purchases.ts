@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { GatewayError, GatewayErrorItem, Payment, Product, Purchase, PurchaseStatus } from '../gateway-types.js'
+import type { GatewayError, GatewayErrorItem } from '../wire/api-error.js'
+import type { Payment, Product, Purchase, PurchaseStatus } from '../wire/purchase.js'
 
 /**
  * Purchases as the platform builds them: validation of `POST /purchases/`,

@@ -1,4 +1,4 @@
-import type { GatewayError } from '../gateway-types.js'
+import type { GatewayError } from '../wire/api-error.js'
 
 /** An answer the simulator's handlers compute before faults decide whether it is sent. */
 export interface Reply {

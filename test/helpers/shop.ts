@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { request } from 'undici'
 import qorepay, { type QorePayOptions } from '../../lib/index.js'
-import { createSimulator, type Simulator } from '../../lib/simulator.js'
+import { createSimulator, type Simulator } from '../../lib/simulator/index.js'
 import type { OutcomeEvent, ThreeDSRequiredEvent, WebhookEvent } from '../../lib/events.js'
 
 export const CREDENTIALS = { apiKey: 'test-api-key', s2sToken: 'test-s2s-token', brandId: 'brand-test' }
@@ -124,7 +124,7 @@ export function readForm (html: string, formIndex = 0): { action: string, method
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" }
 
-/** The reverse of lib/html.ts's escapeHtml: what a browser reads from an attribute. */
+/** The reverse of lib/wire/html.ts's escapeHtml: what a browser reads from an attribute. */
 export function unescapeHtml (value: string): string {
   return value.replace(/&(amp|lt|gt|quot|#39);/g, (_, entity: string) => ENTITIES[entity])
 }

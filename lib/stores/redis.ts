@@ -1,0 +1,85 @@
+import type { Cluster, Redis } from 'ioredis'
+import type { SessionStore } from './session-store.js'
+import { assertKey, assertTtl, encodeValue } from './arguments.js'
+
+export type { SessionStore } from './session-store.js'
+
+export interface RedisStoreOptions {
+  /** An ioredis client (or cluster) the host owns: the store never connects, quits or reconfigures it. */
+  client: Redis | Cluster
+  /** Prepended to every key, so several shops or plugin instances can share one Redis. Default `'qorepay:'`. */
+  prefix?: string
+}
+
+// What GETDEL does, for servers older than Redis 6.2: a script runs atomically.
+const TAKE_SCRIPT = "local value = redis.call('GET', KEYS[1]) if value then redis.call('DEL', KEYS[1]) end return value"
+
+/**
+ * A store shared by every instance that talks to one Redis: `claim` is
+ * `SET NX PX` and `take` is `GETDEL`, both atomic on the server. Values are
+ * JSON text; TTLs are in milliseconds, rounded up to whole ones. Client errors
+ * (Redis down, timeouts) reject the call unchanged.
+ */
+export class RedisStore implements SessionStore {
+  readonly prefix: string
+  readonly #client: Redis | Cluster
+  // Turns false for good once the server says it has no GETDEL.
+  #getdel = true
+
+  constructor (opts: RedisStoreOptions) {
+    const { client, prefix = 'qorepay:' } = (opts ?? {}) as Partial<RedisStoreOptions>
+    if (typeof client?.set !== 'function' || typeof client.getdel !== 'function') {
+      throw new TypeError('RedisStore needs { client }: an ioredis Redis or Cluster instance')
+    }
+    if (typeof prefix !== 'string') {
+      throw new TypeError(`RedisStore prefix must be a string, got ${typeof prefix}`)
+    }
+    this.#client = client
+    this.prefix = prefix
+  }
+
+  async get (key: string): Promise<unknown | undefined> {
+    assertKey(key)
+    return decode(await this.#client.get(this.prefix + key))
+  }
+
+  async set (key: string, value: unknown, ttlMs: number): Promise<void> {
+    assertKey(key)
+    assertTtl(ttlMs)
+    await this.#client.set(this.prefix + key, encodeValue(value), 'PX', Math.ceil(ttlMs))
+  }
+
+  async claim (key: string, value: unknown, ttlMs: number): Promise<boolean> {
+    assertKey(key)
+    assertTtl(ttlMs)
+    return await this.#client.set(this.prefix + key, encodeValue(value), 'PX', Math.ceil(ttlMs), 'NX') === 'OK'
+  }
+
+  async take (key: string): Promise<unknown | undefined> {
+    assertKey(key)
+    const redisKey = this.prefix + key
+    if (this.#getdel) {
+      try {
+        return decode(await this.#client.getdel(redisKey))
+      } catch (err) {
+        if (!isUnknownCommand(err)) throw err
+        this.#getdel = false
+      }
+    }
+    return decode(await this.#client.eval(TAKE_SCRIPT, 1, redisKey) as string | null)
+  }
+
+  async delete (key: string): Promise<void> {
+    assertKey(key)
+    await this.#client.del(this.prefix + key)
+  }
+}
+
+function decode (json: string | null): unknown | undefined {
+  return json === null ? undefined : JSON.parse(json)
+}
+
+// Redis answers "ERR unknown command 'getdel', ..." before 6.2, and when the command is renamed away.
+function isUnknownCommand (err: unknown): boolean {
+  return err instanceof Error && /unknown command/i.test(err.message)
+}

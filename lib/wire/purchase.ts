@@ -1,0 +1,135 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { GatewayErrorItem } from './api-error.js'
+
+/**
+ * The QorePay platform's wire shapes, as its public SDKs and docs describe
+ * them. Shared by the simulator (which produces them) and the plugin (which
+ * reads them). Objects allow additional properties: the platform adds fields
+ * over time and a client must not break on them.
+ */
+
+const loose = { additionalProperties: true }
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** Every purchase status the platform documents. */
+export const PurchaseStatus = Type.Union([
+  Type.Literal('created'), Type.Literal('sent'), Type.Literal('viewed'), Type.Literal('error'),
+  Type.Literal('cancelled'), Type.Literal('overdue'), Type.Literal('expired'), Type.Literal('blocked'),
+  Type.Literal('hold'), Type.Literal('released'), Type.Literal('pending_release'), Type.Literal('pending_capture'),
+  Type.Literal('preauthorized'), Type.Literal('paid'), Type.Literal('pending_execute'), Type.Literal('pending_charge'),
+  Type.Literal('cleared'), Type.Literal('settled'), Type.Literal('chargeback'), Type.Literal('pending_refund'),
+  Type.Literal('refunded')
+])
+export type PurchaseStatus = Static<typeof PurchaseStatus>
+
+export const Product = Type.Object({
+  name: Type.String(),
+  /** Minor currency units. */
+  price: Type.Integer({ minimum: 0 }),
+  quantity: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  discount: Type.Optional(Type.Integer()),
+  tax_percent: Type.Optional(Type.Number()),
+  category: Type.Optional(Type.String())
+}, loose)
+export type Product = Static<typeof Product>
+
+export const Client = Type.Object({
+  email: Type.String(),
+  full_name: Type.Optional(Type.String()),
+  phone: Type.Optional(Type.String())
+}, loose)
+export type Client = Static<typeof Client>
+
+export const PurchaseDetails = Type.Object({
+  currency: Type.String({ minLength: 3, maxLength: 3 }),
+  products: Type.Array(Product, { minItems: 1 }),
+  /** Sum of price x quantity, minor units; computed by the platform. */
+  total: Type.Integer(),
+  language: Type.Optional(Type.String()),
+  notes: Type.Optional(Nullable(Type.String()))
+}, loose)
+export type PurchaseDetails = Static<typeof PurchaseDetails>
+
+/** `purchase.payment`: the money movement once a purchase is paid or on hold. */
+export const PaymentSummary = Type.Object({
+  is_outgoing: Type.Boolean(),
+  payment_type: Type.String(),
+  amount: Type.Integer(),
+  currency: Type.String(),
+  net_amount: Type.Integer(),
+  fee_amount: Type.Integer(),
+  pending_amount: Type.Integer(),
+  pending_unfreeze_on: Nullable(Type.Integer()),
+  description: Nullable(Type.String()),
+  paid_on: Nullable(Type.Integer()),
+  remote_paid_on: Nullable(Type.Integer())
+}, loose)
+export type PaymentSummary = Static<typeof PaymentSummary>
+
+/** One card payment attempt; card data only as a masked PAN (first 6, last 4). */
+export const TransactionAttempt = Type.Object({
+  type: Type.String(),
+  successful: Type.Boolean(),
+  payment_method: Type.String(),
+  flow: Type.String(),
+  extra: Type.Object({
+    masked_pan: Type.Optional(Type.String()),
+    card_brand: Type.Optional(Type.String())
+  }, loose),
+  country: Nullable(Type.String()),
+  client_ip: Nullable(Type.String()),
+  processing_time: Nullable(Type.Integer()),
+  error: Nullable(GatewayErrorItem)
+}, loose)
+export type TransactionAttempt = Static<typeof TransactionAttempt>
+
+export const TransactionData = Type.Object({
+  payment_method: Type.String(),
+  flow: Type.String(),
+  extra: Type.Object({}, loose),
+  country: Nullable(Type.String()),
+  attempts: Type.Array(TransactionAttempt)
+}, loose)
+export type TransactionData = Static<typeof TransactionData>
+
+export const StatusHistoryEntry = Type.Object({ status: Type.String(), timestamp: Type.Integer() }, loose)
+
+export const Purchase = Type.Object({
+  id: Type.String(),
+  type: Type.Literal('purchase'),
+  status: PurchaseStatus,
+  status_history: Type.Array(StatusHistoryEntry),
+  brand_id: Type.String(),
+  client: Client,
+  purchase: PurchaseDetails,
+  payment: Nullable(PaymentSummary),
+  transaction_data: TransactionData,
+  reference: Nullable(Type.String()),
+  skip_capture: Type.Boolean(),
+  is_test: Type.Boolean(),
+  success_redirect: Nullable(Type.String()),
+  failure_redirect: Nullable(Type.String()),
+  success_callback: Nullable(Type.String()),
+  /** Set only when both redirects are set; the S2S card post goes to `${direct_post_url}?s2s=true`. */
+  direct_post_url: Nullable(Type.String()),
+  checkout_url: Nullable(Type.String()),
+  refundable_amount: Type.Integer(),
+  /** Unix seconds. */
+  created_on: Type.Integer(),
+  updated_on: Type.Integer()
+}, loose)
+export type Purchase = Static<typeof Purchase>
+
+/** A money movement (a refund, say): the purchase's payment summary plus its own identity. */
+export const Payment = Type.Composite([PaymentSummary, Type.Object({
+  id: Type.String(),
+  type: Type.Literal('payment'),
+  related_to: Nullable(Type.Object({ type: Type.String(), id: Type.String() }, loose)),
+  reference: Nullable(Type.String()),
+  is_test: Type.Boolean(),
+  brand_id: Type.String(),
+  client: Nullable(Client),
+  created_on: Type.Integer(),
+  updated_on: Type.Integer()
+})], loose)
+export type Payment = Static<typeof Payment>

@@ -1,0 +1,64 @@
+import { test } from 'tap'
+import { CARD, passAcs, postTermUrl, startShop } from '../helpers/shop.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { TEST_CARDS } from '../../lib/simulator/index.js'
+
+/** A MemoryStore that keeps a copy of everything written to it. */
+class RecordingStore extends MemoryStore {
+  written: string[] = []
+  override async set (key: string, value: unknown, ttlMs: number) {
+    this.written.push(key, JSON.stringify(value))
+    return super.set(key, value, ttlMs)
+  }
+
+  override async claim (key: string, value: unknown, ttlMs: number) {
+    this.written.push(key, JSON.stringify(value))
+    return super.claim(key, value, ttlMs)
+  }
+}
+
+test('no card number, CVC or expiry in any log line, store value, hook event or answer of a full run', async (t) => {
+  const store = new RecordingStore()
+  t.teardown(() => store.close())
+  const shop = await startShop(t, {
+    plugin: { store },
+    // A host that logs every body and URL it sees, as careless shops do.
+    host: (app) => { app.addHook('preHandler', async (request) => { request.log.info({ body: request.body, url: request.url }, 'host saw') }) }
+  })
+  const answers: string[] = []
+  const cards = [TEST_CARDS.noThreeDS, TEST_CARDS.declined, TEST_CARDS.threeDSPost, TEST_CARDS.threeDSGet]
+  for (const cardNumber of cards) {
+    const res = await shop.post('/qorepay/payments', { ...CARD, card_number: cardNumber, expires: '11/38' })
+    answers.push(res.text)
+    if (res.body.status === '3DS_required') {
+      answers.push((await shop.get(new URL(res.body.redirect_url).pathname)).text)
+      const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+      answers.push(JSON.stringify(await postTermUrl(termUrl, body)))
+    }
+  }
+  // A validation failure and a gateway failure too.
+  answers.push((await shop.post('/qorepay/payments', { ...CARD, cvc: '12345' })).text)
+  shop.sim.inject({ route: 'direct_post', kind: 'status', status: 500 })
+  answers.push((await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.noThreeDS, expires: '11/38' })).text)
+
+  t.ok(shop.logs.length > 20, `${shop.logs.length} log lines at trace level`)
+  t.ok(store.written.length > 8, `${store.written.length / 2} store writes`)
+  const places: Array<[string, string[]]> = [
+    ['log', shop.logs],
+    ['store', store.written],
+    ['hook event', Object.values(shop.events).flat().map((e) => JSON.stringify(e))],
+    ['answer', answers]
+  ]
+  for (const [where, texts] of places) {
+    for (const text of texts) {
+      for (const card of cards) t.notOk(text.includes(card), `${where}: no card number`)
+      if (!text.includes('11/38') && !/"(card_number|cvc|expires)":"\d/.test(text)) continue
+      t.fail(`${where} holds card data: ${text.slice(0, 200)}`)
+    }
+  }
+  t.ok(shop.events.executed.some((e) => e.maskedPan === '444433******1111'), 'a masked PAN may be shown')
+  t.ok(shop.logs.some((l) => l.includes('"card_number":"[redacted]"')), "the host's body log went through our redaction")
+  const tokens = answers.join('').match(/\/3ds\/[A-Za-z0-9_-]{43}/g) ?? []
+  t.ok(tokens.length > 0)
+  for (const token of tokens) t.notOk(shop.logs.some((l) => l.includes(token.slice(5))), 'no 3DS token in the request log')
+})

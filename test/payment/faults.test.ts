@@ -1,0 +1,286 @@
+import { test } from 'tap'
+import { request } from 'undici'
+import { CARD, freePort, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { TEST_CARDS } from '../../lib/simulator/index.js'
+import type { ThreeDSSession } from '../../lib/three-ds/session.js'
+
+const FAST = { timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 2 }
+
+function hooksFired (shop: Shop): number {
+  return shop.events.executed.length + shop.events.authorized.length + shop.events.failed.length
+}
+
+test('purchase create answers 500: 502 with a code, not retried, no card post', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 500 })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /HTTP 500/ })
+  t.equal(shop.sim.count('purchases.create'), 1, 'a create is not repeated once sent')
+  t.equal(shop.sim.count('direct_post'), 0)
+  t.equal(hooksFired(shop), 0)
+})
+
+test('bad credentials: the gateway 401 surfaces as a clear FST_QOREPAY_AUTH error', async (t) => {
+  const shop = await startShop(t, { plugin: { apiKey: 'wrong-key' } })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_AUTH', message: /QorePay rejected the credentials: Invalid token/ })
+  t.notMatch(res.text, 'wrong-key')
+})
+
+test('the wrong S2S token is refused at the card post: a definite refusal, no lookup', async (t) => {
+  const shop = await startShop(t, { plugin: { s2sToken: 'wrong-token' } })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_AUTH' })
+  t.notMatch(res.text, 'wrong-token')
+  t.equal(shop.sim.count('direct_post'), 1)
+  t.equal(shop.sim.count('purchases.get'), 0)
+})
+
+test('card fields refused by the gateway: 502 with its message, no lookup, no 202', async (t) => {
+  const shop = await startShop(t)
+  shop.sim.inject({ route: 'direct_post', kind: 'status', status: 400, body: { remote_ip: [{ message: 'Enter a valid IPv4 or IPv6 address.', code: 'invalid' }] } })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /HTTP 400: remote_ip: Enter a valid IPv4/ })
+  t.equal(shop.sim.count('purchases.get'), 0)
+})
+
+test('the gateway unreachable: retried only because nothing was sent, then 502 FST_QOREPAY_UNAVAILABLE', async (t) => {
+  const port = await freePort()
+  const shop = await startShop(t, { plugin: { ...FAST, baseUrl: `http://127.0.0.1:${port}/api/v1/`, retries: 2 } })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_UNAVAILABLE', message: /ECONNREFUSED/ })
+})
+
+test('purchase create hangs: 504 FST_QOREPAY_TIMEOUT', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  shop.sim.inject({ route: 'purchases.create', kind: 'hang' })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 504)
+  t.match(res.body, { code: 'FST_QOREPAY_TIMEOUT' })
+  t.equal(shop.sim.count('direct_post'), 0)
+})
+
+test('card post reset after the gateway charged: looked up, never re-sent, executed once', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  shop.sim.inject({ route: 'direct_post', kind: 'reset' })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
+  t.equal(shop.sim.count('direct_post'), 1, 'never two card posts')
+  t.equal(shop.sim.count('purchases.get'), 1)
+  t.equal(shop.events.executed.length, 1)
+  t.match(shop.events.executed[0], { source: 'direct', purchase: { status: 'paid' } })
+})
+
+test('card post times out after a decline: looked up, 402 with the failure', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  shop.sim.inject({ route: 'direct_post', kind: 'hang', process: true })
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.declined })
+  t.equal(res.statusCode, 402)
+  t.equal(res.body.status, 'error')
+  t.equal(shop.sim.count('direct_post'), 1)
+  t.match(shop.events.failed, [{ error: { code: 'do_not_honour' } }])
+})
+
+test('card post skipped by a hold: authorized through the lookup', async (t) => {
+  const shop = await startShop(t, { plugin: { ...FAST, purchase: async () => ({ client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 5 }] }, skip_capture: true }) } })
+  shop.sim.inject({ route: 'direct_post', kind: 'status', status: 502, process: true })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.same(res.body, { status: 'authorized', purchase_id: res.body.purchase_id })
+  t.equal(shop.events.authorized.length, 1)
+})
+
+test('card post lost and the gateway still undecided: 202 pending, no hook, no second post', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  shop.sim.inject({ route: 'direct_post', kind: 'hang' })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 202)
+  t.same(res.body, { status: 'pending', purchase_id: res.body.purchase_id })
+  t.equal(shop.sim.count('direct_post'), 1)
+  t.equal(shop.sim.count('purchases.get'), 2, 'lookupAttempts')
+  t.equal(hooksFired(shop), 0)
+})
+
+test('lookup failing too: 202 pending, logged', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  shop.sim.inject({ route: 'direct_post', kind: 'reset' })
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 500, count: 20 })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 202)
+  t.ok(shop.logs.some((l) => l.includes('looking up purchase') && l.includes(res.body.purchase_id)))
+  t.notOk(Object.values(shop.events).flat().some((e) => e.source === 'direct'), 'nothing reported from the direct path')
+})
+
+test('reads are retried on 5xx and 429 with Retry-After; writes are not', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  const paid = await shop.post('/qorepay/payments', CARD)
+  const id = paid.body.purchase_id
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 503 })
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 429, retryAfter: 0 })
+  const before = shop.sim.count('purchases.get')
+  const purchase = await shop.app.qorepay.getPurchase(id)
+  t.equal(purchase.status, 'paid')
+  t.equal(shop.sim.count('purchases.get') - before, 3)
+
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 429, retryAfter: 60 })
+  await t.rejects(shop.app.qorepay.getPurchase(id), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 429 }, 'a Retry-After too long to wait is an error')
+
+  shop.sim.inject({ route: 'purchases.refund', kind: 'status', status: 429, retryAfter: 0 })
+  await t.rejects(shop.app.qorepay.refund(id), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 429 })
+  t.equal(shop.sim.count('purchases.refund'), 1)
+  const refund = await shop.app.qorepay.refund(id, 1000)
+  t.match(refund, { type: 'payment', amount: 1000 })
+})
+
+test('the decorator reaches capture, release, cancel and the public key', async (t) => {
+  const shop = await startShop(t, { plugin: { purchase: async () => ({ client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 5000 }] }, skip_capture: true }) } })
+  const a = await shop.post('/qorepay/payments', CARD)
+  t.match(await shop.app.qorepay.capture(a.body.purchase_id, 4000), { status: 'paid' })
+  const b = await shop.post('/qorepay/payments', CARD)
+  t.match(await shop.app.qorepay.release(b.body.purchase_id), { status: 'released' })
+  const created = await shop.app.qorepay.createPurchase({ brand_id: 'brand-test', client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } })
+  t.match(await shop.app.qorepay.cancel(created.id), { status: 'cancelled' })
+  await t.rejects(shop.app.qorepay.capture(created.id), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 400 })
+  t.match(await shop.app.qorepay.publicKey(), /BEGIN PUBLIC KEY/)
+})
+
+test('3DS callback fails before processing: looked up, still pending, failure page and no hook', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+  shop.sim.inject({ route: 'callback', kind: 'status', status: 500 })
+  const back = await postTermUrl(termUrl, body)
+  t.equal(back.location, `https://shop.example/failed?purchase_id=${res.body.purchase_id}`)
+  t.equal(shop.sim.count('callback'), 1)
+  t.equal(hooksFired(shop), 0)
+})
+
+test('3DS callback reset after the bank approved: looked up, success page, executed once', async (t) => {
+  const shop = await startShop(t, { plugin: FAST })
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+  shop.sim.inject({ route: 'callback', kind: 'reset' })
+  const back = await postTermUrl(termUrl, body)
+  t.match(back.location, /^https:\/\/shop\.example\/paid/)
+  t.equal(shop.sim.count('callback'), 1, 'the callback is never re-sent')
+  // The TermUrl's lookup and the gateway's success_callback race to report it; once.
+  t.match(shop.events.executed, [{ purchaseId: res.body.purchase_id, purchase: { status: 'paid' } }])
+})
+
+test('3DS callback host unreachable: nothing sent, the session is kept, the retry completes', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const shop = await startShop(t, { plugin: { ...FAST, store } })
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+  const key = `3ds:${res.body.redirect_url.split('/').at(-1)}`
+  const session = await store.get(key) as ThreeDSSession
+  const closedPort = await freePort()
+  await store.set(key, { ...session, callbackUrl: `http://127.0.0.1:${closedPort}/s2s/callback/x/` }, 60_000)
+  const failed = await shop.post(new URL(termUrl).pathname, body)
+  t.equal(failed.statusCode, 502)
+  t.match(failed.body, { code: 'FST_QOREPAY_UNAVAILABLE' })
+  t.match(await store.get(key), { purchaseId: res.body.purchase_id }, 'the session is still there')
+  await store.set(key, session, 60_000)
+  const back = await postTermUrl(termUrl, body)
+  t.match(back.location, /^https:\/\/shop\.example\/paid/)
+  t.equal(shop.events.executed.length, 1)
+})
+
+/** A MemoryStore that can be switched off, as a Redis outage looks to the plugin. */
+class SwitchableStore extends MemoryStore {
+  down = false
+  #check () { if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:6379') }
+  override async get (key: string) { this.#check(); return super.get(key) }
+  override async set (key: string, value: unknown, ttlMs: number) { this.#check(); return super.set(key, value, ttlMs) }
+  override async claim (key: string, value: unknown, ttlMs: number) { this.#check(); return super.claim(key, value, ttlMs) }
+  override async take (key: string) { this.#check(); return super.take(key) }
+  override async delete (key: string) { this.#check(); return super.delete(key) }
+}
+
+test('store down: 503 with a code on each route, nothing lost, the flow completes once it is back', async (t) => {
+  const store = new SwitchableStore()
+  t.teardown(() => store.close())
+  const shop = await startShop(t, { plugin: { ...FAST, store } })
+
+  store.down = true
+  const first = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  t.equal(first.statusCode, 503)
+  t.match(first.body, { code: 'FST_QOREPAY_STORE_UNAVAILABLE', message: /ECONNREFUSED/ })
+  const direct = await shop.post('/qorepay/payments', CARD)
+  t.equal(direct.statusCode, 200, 'a payment that needs no session still answers the truth')
+  t.equal(shop.events.executed.length, 0, 'its hook waits for the webhook')
+  t.ok(shop.logs.some((l) => l.includes('could not report executed')))
+
+  store.down = false
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+  store.down = true
+  const page = await shop.get(new URL(res.body.redirect_url).pathname)
+  t.equal(page.statusCode, 503)
+  const during = await shop.post(new URL(termUrl).pathname, body)
+  t.equal(during.statusCode, 503)
+  t.equal(shop.sim.count('callback'), 0)
+  store.down = false
+  const back = await postTermUrl(termUrl, body)
+  t.match(back.location, /^https:\/\/shop\.example\/paid/)
+  t.equal(shop.events.executed.filter((e) => e.purchaseId === res.body.purchase_id).length, 1)
+})
+
+test('a hook that throws is logged with the purchase id; the payer still gets the right answer', async (t) => {
+  const shop = await startShop(t, {
+    plugin: {
+      onExecuted: async () => { throw new Error('shop database down') },
+      on3DSRequired: async () => { throw new Error('shop queue down') }
+    }
+  })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
+  const line = shop.logs.find((l) => l.includes('onExecuted hook failed'))
+  t.ok(line)
+  t.match(JSON.parse(line!), { level: 50, purchaseId: res.body.purchase_id, hook: 'onExecuted', err: { message: 'shop database down' } })
+  const threeDS = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  t.equal(threeDS.body.status, '3DS_required')
+  t.ok(shop.logs.some((l) => l.includes('on3DSRequired hook failed') && l.includes(threeDS.body.purchase_id)))
+})
+
+test('a host purchase() that throws or returns nonsense is a clear error before any gateway call', async (t) => {
+  const shop = await startShop(t, {
+    plugin: {
+      purchase: async (request) => {
+        if ((request.body as { order?: string }).order === 'throw') throw Object.assign(new Error('unknown order'), { statusCode: 404 })
+        if ((request.body as { order?: string }).order === 'null') return null as never
+        return { client: { email: 'a@b.c' }, purchase: { currency: 'naira', products: [] } } as never
+      }
+    }
+  })
+  const thrown = await shop.post('/qorepay/payments', { ...CARD, order: 'throw' })
+  t.equal(thrown.statusCode, 404)
+  const nonsense = await shop.post('/qorepay/payments', CARD)
+  t.equal(nonsense.statusCode, 500)
+  t.match(nonsense.body, { code: 'FST_QOREPAY_CONFIG', message: /purchase\(\): returned \/purchase\/currency/ })
+  const nothing = await shop.post('/qorepay/payments', { ...CARD, order: 'null' })
+  t.match(nothing.body, { code: 'FST_QOREPAY_CONFIG', message: /purchase\(\): returned value / })
+  t.equal(shop.sim.count('purchases.create'), 0)
+})
+
+test('app.close() waits for an in-flight payment and closes the pools', async (t) => {
+  const shop = await startShop(t)
+  shop.sim.inject({ route: 'direct_post', kind: 'latency', ms: 300 })
+  // reset: this client does not keep the connection alive, so the server may finish closing.
+  const pending = request(`${shop.url}/qorepay/payments`, { method: 'POST', reset: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify(CARD) })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const closing = shop.app.close()
+  const res = await pending
+  t.equal(res.statusCode, 200)
+  t.equal((await res.body.json() as { status: string }).status, 'executed')
+  // The simulator's webhook connections to the shop would otherwise hold it open for its keep-alive time.
+  await shop.sim.close()
+  await closing
+  t.equal(shop.events.executed.filter((e) => e.source === 'direct').length, 1)
+})

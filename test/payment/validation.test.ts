@@ -1,0 +1,103 @@
+import { test } from 'tap'
+import { CARD, startShop } from '../helpers/shop.js'
+
+// One case per rule of the gateway's card table and its boundaries: [name, body change, accepted?]
+const CASES: Array<[string, Record<string, unknown>, boolean]> = [
+  ['cardholder_name missing', { cardholder_name: undefined }, false],
+  ['cardholder_name empty', { cardholder_name: '' }, false],
+  ['cardholder_name 30 chars', { cardholder_name: 'A'.repeat(30) }, true],
+  ['cardholder_name 31 chars', { cardholder_name: 'A'.repeat(31) }, false],
+  ['cardholder_name space, apostrophe, dot, dash', { cardholder_name: "J. O'Neil-Smith" }, true],
+  ['cardholder_name digits', { cardholder_name: 'John 2' }, false],
+  ['cardholder_name non-Latin', { cardholder_name: 'Jöhn' }, false],
+  ['cardholder_name look-alike Cyrillic', { cardholder_name: 'Jоhn' }, false],
+  ['cardholder_name markup', { cardholder_name: '<b>John</b>' }, false],
+  ['cardholder_name not a string', { cardholder_name: 42 }, false],
+  ['card_number missing', { card_number: undefined }, false],
+  ['card_number 19 digits', { card_number: '4444333322221111000' }, true],
+  ['card_number 20 digits', { card_number: '44443333222211110000' }, false],
+  ['card_number with spaces', { card_number: '4444 3333 2222 1111' }, false],
+  ['card_number as a number', { card_number: 4444333322221111 }, false],
+  ['card_number letters', { card_number: '4444abcd22221111' }, false],
+  ['expires missing', { expires: undefined }, false],
+  ['expires MM/YY', { expires: '01/39' }, true],
+  ['expires month 00', { expires: '00/39' }, false],
+  ['expires month 13', { expires: '13/39' }, false],
+  ['expires MM/YYYY', { expires: '01/2039' }, false],
+  ['expires without slash', { expires: '0139' }, false],
+  ['cvc missing', { cvc: undefined }, false],
+  ['cvc 4 digits', { cvc: '1234' }, true],
+  ['cvc 2 digits', { cvc: '12' }, false],
+  ['cvc 5 digits', { cvc: '12345' }, false],
+  ['cvc letters', { cvc: '12a' }, false],
+  ['remember_card on', { remember_card: 'on' }, true],
+  ['remote_ip IPv4', { remote_ip: '8.8.8.8' }, true],
+  ['remote_ip IPv6', { remote_ip: '2001:db8::1' }, true],
+  ['remote_ip not an IP', { remote_ip: '8.8.8' }, false],
+  ['remote_ip hostname', { remote_ip: 'localhost' }, false],
+  ['user_agent 2048', { user_agent: 'a'.repeat(2048) }, true],
+  ['user_agent 2049', { user_agent: 'a'.repeat(2049) }, false],
+  ['accept_header 2049', { accept_header: 'a'.repeat(2049) }, false],
+  ['language 8', { language: 'en-US-x1' }, true],
+  ['language 9', { language: 'en-US-x12' }, false],
+  ['java_enabled boolean', { java_enabled: true }, true],
+  ['java_enabled string', { java_enabled: 'false' }, false],
+  ['javascript_enabled number', { javascript_enabled: 1 }, false],
+  ['color_depth 0', { color_depth: 0 }, true],
+  ['color_depth 255', { color_depth: 255 }, true],
+  ['color_depth 256', { color_depth: 256 }, false],
+  ['color_depth -1', { color_depth: -1 }, false],
+  ['color_depth fraction', { color_depth: 24.5 }, false],
+  ['color_depth string', { color_depth: '24' }, false],
+  ['utc_offset -32768', { utc_offset: -32768 }, true],
+  ['utc_offset 32767', { utc_offset: 32767 }, true],
+  ['utc_offset 32768', { utc_offset: 32768 }, false],
+  ['utc_offset -32769', { utc_offset: -32769 }, false],
+  ['screen_width 0', { screen_width: 0 }, true],
+  ['screen_width -1', { screen_width: -1 }, false],
+  ['screen_height huge', { screen_height: 2 ** 53 }, false],
+  ['order string', { order: 'sku-1' }, true],
+  ['order object', { order: { sku: 'a', qty: 2 } }, true],
+  ['order nested object', { order: { sku: { deep: 1 } } }, false],
+  ['a price from the payer', { price: 1 }, false],
+  ['an amount from the payer', { amount: 1 }, false]
+]
+
+test('every rule of the card table is enforced before any gateway call', async (t) => {
+  const shop = await startShop(t)
+  let accepted = 0
+  for (const [name, change, ok] of CASES) {
+    const body: Record<string, unknown> = { ...CARD, ...change }
+    for (const key of Object.keys(change)) if (change[key] === undefined) delete body[key]
+    const before = shop.sim.count('purchases.create')
+    const res = await shop.post('/qorepay/payments', body)
+    if (ok) {
+      accepted++
+      t.not(res.statusCode, 400, `${name}: accepted`)
+      continue
+    }
+    t.equal(res.statusCode, 400, `${name}: rejected`)
+    t.equal(res.body.code, 'FST_ERR_VALIDATION', name)
+    t.equal(shop.sim.count('purchases.create'), before, `${name}: no gateway call`)
+    for (const secret of [CARD.card_number, CARD.cvc, String(change.card_number ?? 'none')]) {
+      t.notOk(res.text.includes(secret) && secret.length > 3, `${name}: no card data in the answer`)
+    }
+  }
+  t.ok(accepted > 10)
+})
+
+test('bodies that are not JSON objects are 4xx without a gateway call', async (t) => {
+  const shop = await startShop(t)
+  const cases: Array<[string, string, number]> = [
+    ['text/plain', 'hello', 415],
+    ['application/json', '{"cardholder_name":', 400],
+    ['application/json', '[]', 400],
+    ['application/json', 'null', 400],
+    ['application/json', JSON.stringify({ ...CARD, order: 'x'.repeat(70_000) }), 413]
+  ]
+  for (const [type, body, status] of cases) {
+    const res = await shop.post('/qorepay/payments', body as never, { 'content-type': type })
+    t.equal(res.statusCode, status, `${type} ${body.slice(0, 20)}`)
+  }
+  t.equal(shop.sim.count('purchases.create'), 0)
+})

@@ -1,0 +1,95 @@
+import { test } from 'tap'
+import Fastify from 'fastify'
+import qorepay from '../../lib/index.js'
+import { resolveOptions } from '../../lib/options.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
+
+/** Registers the plugin and boots the app: the plugin's option errors surface here. */
+async function boot (app: ReturnType<typeof Fastify>, options: unknown): Promise<void> {
+  await app.register(qorepay, options as never)
+  await app.ready()
+}
+
+const VALID = {
+  apiKey: 'k',
+  s2sToken: 's',
+  brandId: 'b',
+  publicUrl: 'https://shop.example/',
+  successRedirect: 'https://shop.example/ok',
+  failureRedirect: 'https://shop.example/ko',
+  purchase: async () => ({ client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } })
+}
+
+test('defaults', async (t) => {
+  const opts = resolveOptions(VALID)
+  t.equal(opts.baseUrl, 'https://gate.qorepay.com/api/v1/')
+  t.equal(opts.prefix, '/qorepay')
+  t.equal(opts.sessionTtl, 1800)
+  t.equal(opts.publicUrl, 'https://shop.example', 'trailing slash dropped')
+  t.same(opts.webhookPublicKeys, [])
+  t.equal(opts.decorator, 'qorepay')
+  t.same(opts.timeouts, { connect: 5000, headers: 15000, body: 15000 })
+  t.equal(resolveOptions({ ...VALID, baseUrl: 'http://127.0.0.1:1/api/v1' }).baseUrl, 'http://127.0.0.1:1/api/v1/')
+  t.same(resolveOptions({ ...VALID, webhookPublicKey: 'PEM' }).webhookPublicKeys, ['PEM'])
+  t.same(resolveOptions({ ...VALID, webhookPublicKey: ['A', 'B'] }).webhookPublicKeys, ['A', 'B'])
+  t.same(resolveOptions({ ...VALID, timeouts: { headers: 50 } }).timeouts, { connect: 5000, headers: 50, body: 15000 })
+})
+
+const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
+  ['apiKey missing', { apiKey: undefined }, /apiKey: .*missing/],
+  ['apiKey empty', { apiKey: '' }, /apiKey: /],
+  ['apiKey not a string, value not echoed', { apiKey: 12345 }, /apiKey: .*got number/],
+  ['s2sToken missing', { s2sToken: undefined }, /s2sToken/],
+  ['brandId missing', { brandId: undefined }, /brandId/],
+  ['publicUrl missing', { publicUrl: undefined }, /publicUrl/],
+  ['publicUrl relative', { publicUrl: '/shop' }, /publicUrl: expected an absolute http\(s\) URL/],
+  ['successRedirect not http', { successRedirect: 'javascript:alert(1)' }, /successRedirect: expected an absolute http\(s\) URL/],
+  ['failureRedirect missing', { failureRedirect: undefined }, /failureRedirect/],
+  ['baseUrl malformed', { baseUrl: 'gate' }, /baseUrl: expected an absolute/],
+  ['prefix without slash', { prefix: 'pay' }, /prefix: /],
+  ['sessionTtl zero', { sessionTtl: 0 }, /sessionTtl: /],
+  ['sessionTtl not integer', { sessionTtl: 1.5 }, /sessionTtl: /],
+  ['webhookPublicKey empty array', { webhookPublicKey: [] }, /webhookPublicKey/],
+  ['timeouts unknown key', { timeouts: { total: 1 } }, /timeouts/],
+  ['purchase missing', { purchase: undefined }, /purchase: required, a function/],
+  ['hook not a function', { onExecuted: 'yes' }, /onExecuted: expected a function/],
+  ['store without take', { store: { get () {}, set () {}, claim () {}, delete () {} } }, /store: expected a SessionStore, missing method take\(\)/],
+  ['store null', { store: null }, /store: expected a SessionStore, missing method get\(\)/]
+]
+
+for (const [name, change, message] of BAD) {
+  test(`register fails naming the option: ${name}`, async (t) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(boot(app, { ...VALID, ...change }), { code: 'FST_QOREPAY_CONFIG', message })
+  })
+}
+
+test('options that are not an object', async (t) => {
+  t.throws(() => resolveOptions(null), { code: 'FST_QOREPAY_CONFIG', message: /options: expected an object/ })
+  t.throws(() => resolveOptions('apiKey'), { code: 'FST_QOREPAY_CONFIG' })
+})
+
+test('a credential never appears in a config error', async (t) => {
+  const err = await boot(Fastify(), { ...VALID, apiKey: 98765 }).catch((e: Error) => e)
+  t.match(err, { code: 'FST_QOREPAY_CONFIG' })
+  t.notMatch((err as Error).message, '98765')
+})
+
+test('a custom store is used and not closed; the default store is closed with the app', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const app = Fastify()
+  await app.register(qorepay, { ...VALID, store })
+  await app.ready()
+  await app.close()
+  await store.set('still', 'open', 1000)
+  t.equal(await store.get('still'), 'open')
+})
+
+test('a second registration in the same scope needs its own decorator name', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(qorepay, VALID)
+  await t.rejects(boot(app, { ...VALID, prefix: '/other' }), { code: 'FST_QOREPAY_CONFIG', message: /decorator: "qorepay" is already taken/ })
+})

@@ -1,0 +1,292 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { test } from 'tap'
+import fc from 'fast-check'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { testSessionStore } from '../../lib/stores/conformance.js'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+interface Tap { teardown (fn: () => unknown): void }
+
+/**
+ * Replaces the store's clock (`performance.now()`) for one test. Real time
+ * cannot land a read exactly on an expiry instant; this can. Restored on
+ * teardown.
+ */
+function controlClock (t: Tap): { now: number } {
+  const clock = { now: 1_000_000 }
+  const real = performance.now
+  performance.now = () => clock.now
+  t.teardown(() => { performance.now = real })
+  return clock
+}
+
+test('conformance suite', async (t) => {
+  testSessionStore((name, fn) => t.test(name, fn), () => {
+    const store = new MemoryStore()
+    return { store, cleanup: () => store.close() }
+  })
+})
+
+test('conformance suite, without cleanup', async (t) => {
+  // A store dropped without close() is collected (see below), so a factory may skip cleanup.
+  testSessionStore((name, fn) => t.test(name, fn), () => ({ store: new MemoryStore() }))
+})
+
+test('TTLs are exact to the millisecond', async (t) => {
+  const clock = controlClock(t)
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  await store.set('get', 1, 100)
+  await store.set('take', 2, 100)
+  await store.claim('claim', 3, 100)
+  clock.now += 99.999
+  t.equal(await store.get('get'), 1)
+  t.equal(await store.claim('claim', 4, 100), false)
+  clock.now += 0.001
+  t.equal(await store.get('get'), undefined, 'absent at the instant it expires')
+  t.equal(await store.take('take'), undefined)
+  t.equal(await store.claim('claim', 5, 100), true)
+  t.equal(await store.get('claim'), 5)
+})
+
+test('expired entries are removed on access', async (t) => {
+  const clock = controlClock(t)
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  for (const key of ['get', 'claim', 'take', 'delete']) await store.set(key, key, 10)
+  clock.now += 10
+  t.equal(store.size, 4, 'not swept yet')
+  await store.get('get')
+  await store.take('take')
+  await store.delete('delete')
+  t.equal(store.size, 1)
+  await store.claim('claim', 'new', 10)
+  t.equal(store.size, 1)
+  t.equal(await store.get('claim'), 'new')
+})
+
+test('a periodic sweep removes expired entries nobody reads', async (t) => {
+  const store = new MemoryStore({ sweepIntervalMs: 20 })
+  t.teardown(() => store.close())
+  await store.set('short', 1, 5)
+  await store.set('long', 1, 60_000)
+  await sleep(100)
+  t.equal(store.size, 1)
+  t.equal(await store.get('long'), 1)
+})
+
+test('when full, expired entries go first, then the oldest insertion', async (t) => {
+  const clock = controlClock(t)
+  const store = new MemoryStore({ maxEntries: 3 })
+  t.teardown(() => store.close())
+  t.equal(new MemoryStore().maxEntries, 1_000_000, 'default bound')
+
+  await store.set('a', 'a', 1000)
+  await store.set('b', 'b', 10)
+  await store.set('c', 'c', 1000)
+  clock.now += 10
+  await store.set('d', 'd', 1000)
+  t.same(await present(store, ['a', 'b', 'c', 'd']), ['a', 'c', 'd'], 'the expired entry went, not the oldest')
+
+  await store.set('e', 'e', 1000)
+  t.same(await present(store, ['a', 'c', 'd', 'e']), ['c', 'd', 'e'], 'then the oldest insertion')
+
+  await store.set('c', 'c2', 1000)
+  t.equal(store.size, 3, 'replacing a key needs no room')
+  await store.set('f', 'f', 1000)
+  t.same(await present(store, ['c', 'd', 'e', 'f']), ['c', 'e', 'f'], 'a replaced key counts as newest')
+
+  t.equal(await store.claim('g', 'g', 1000), true)
+  t.same(await present(store, ['c', 'e', 'f', 'g']), ['c', 'f', 'g'], 'claim evicts too')
+  t.equal(await store.claim('g', 'g2', 1000), false)
+  t.equal(store.size, 3)
+
+  await store.set('h', 'h', 5)
+  clock.now += 1000
+  await store.set('i', 'i', 1000)
+  t.equal(store.size, 1, 'every expired entry goes at once')
+})
+
+test('eviction and expiry match a model, for any sequence of operations', async (t) => {
+  const clock = controlClock(t)
+  const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
+  const ttl = fc.integer({ min: 1, max: 50 })
+  const operation = fc.oneof(
+    fc.record({ op: fc.constant('set' as const), key, ttl }),
+    fc.record({ op: fc.constant('claim' as const), key, ttl }),
+    fc.record({ op: fc.constant('get' as const), key }),
+    fc.record({ op: fc.constant('take' as const), key }),
+    fc.record({ op: fc.constant('delete' as const), key }),
+    fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 30 }) })
+  )
+  await fc.assert(fc.asyncProperty(fc.array(operation, { maxLength: 60 }), async (operations) => {
+    const maxEntries = 4
+    const store = new MemoryStore({ maxEntries })
+    // The model: a plain Map in insertion order, scanned whole, the obvious way.
+    const model = new Map<string, { value: number, expiresAt: number }>()
+    const live = (k: string): { value: number } | undefined => {
+      const entry = model.get(k)
+      if (entry !== undefined && entry.expiresAt <= clock.now) model.delete(k)
+      return model.get(k)
+    }
+    const put = (k: string, value: number, ttl: number): void => {
+      if (model.has(k)) model.delete(k)
+      else if (model.size >= maxEntries) {
+        for (const [other, entry] of model) if (entry.expiresAt <= clock.now) model.delete(other)
+        if (model.size >= maxEntries) model.delete(model.keys().next().value as string)
+      }
+      model.set(k, { value, expiresAt: clock.now + ttl })
+    }
+    try {
+      for (const [step, o] of operations.entries()) {
+        if (o.op === 'advance') clock.now += o.ms
+        else if (o.op === 'set') {
+          await store.set(o.key, step, o.ttl)
+          put(o.key, step, o.ttl)
+        } else if (o.op === 'claim') {
+          const expected = live(o.key) === undefined
+          if (expected) put(o.key, step, o.ttl)
+          if (await store.claim(o.key, step, o.ttl) !== expected) throw new Error(`step ${step}: claim`)
+        } else if (o.op === 'get') {
+          if (await store.get(o.key) !== live(o.key)?.value) throw new Error(`step ${step}: get`)
+        } else if (o.op === 'take') {
+          const expected = live(o.key)?.value
+          model.delete(o.key)
+          if (await store.take(o.key) !== expected) throw new Error(`step ${step}: take`)
+        } else {
+          await store.delete(o.key)
+          model.delete(o.key)
+        }
+        if (store.size !== model.size) throw new Error(`step ${step}: size ${store.size}, model ${model.size}`)
+      }
+    } finally {
+      store.close()
+    }
+  }), { numRuns: 2000 })
+  t.pass('2000 random sequences agree with the model')
+})
+
+test('the sweep timer never holds the process open', async (t) => {
+  const script = [
+    "import { MemoryStore } from './lib/stores/memory.ts'",
+    'globalThis.store = new MemoryStore({ sweepIntervalMs: 10 })',
+    "await store.set('k', 1, 60_000)"
+  ].join('\n')
+  const started = performance.now()
+  const { code, stderr } = await new Promise<{ code: number | null, stderr: string }>((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000, env: plainEnv() }, (_err, _stdout, stderr) => {
+      resolve({ code: child.exitCode, stderr })
+    })
+  })
+  t.equal(code, 0, stderr)
+  t.ok(performance.now() - started < 15_000, 'exited on its own')
+})
+
+test('close() stops the sweep and drops every entry', async (t) => {
+  const store = new MemoryStore({ sweepIntervalMs: 10 })
+  await store.set('k', 1, 60_000)
+  store.close()
+  t.equal(store.size, 0)
+  // Still usable, but nothing sweeps any more: an expired entry stays until it is read.
+  await store.set('k', 1, 1)
+  await sleep(60)
+  t.equal(store.size, 1, 'no sweep ran after close')
+  t.equal(await store.get('k'), undefined)
+  store.close()
+})
+
+test('a store dropped without close() is collected, and its timer stops', async (t) => {
+  const state = { collected: false }
+  const registry = new FinalizationRegistry(() => { state.collected = true })
+  ;(() => {
+    const store = new MemoryStore({ sweepIntervalMs: 5 })
+    registry.register(store, 'store')
+  })()
+  for (let i = 0; i < 100 && !state.collected; i++) {
+    gc()
+    await sleep(10)
+  }
+  t.ok(state.collected, 'the store was garbage collected')
+  // One more tick of the orphaned timer, which clears itself.
+  await sleep(20)
+})
+
+test('holds 100,000 pending 3DS sessions of about 1 KB in well under 150 MB', async (t) => {
+  gc()
+  const before = process.memoryUsage().heapUsed
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  let json = 0
+  for (let i = 0; i < 100_000; i++) {
+    const session = {
+      purchaseId: `7d1f6f1e-5c55-4f8e-9a3b-${String(i).padStart(12, '0')}`,
+      callbackUrl: `https://gate.qorepay.com/callback/${i}/`,
+      acsUrl: 'https://acs.bank.example/3ds/challenge',
+      method: 'POST',
+      md: randomBytes(24).toString('base64'),
+      paReq: randomBytes(600).toString('base64')
+    }
+    if (i === 0) json = JSON.stringify(session).length
+    await store.set(randomBytes(16).toString('base64url'), session, 1_800_000)
+  }
+  gc()
+  const megabytes = (process.memoryUsage().heapUsed - before) / 1e6
+  t.comment(`100,000 sessions of ${json} bytes of JSON: ${megabytes.toFixed(1)} MB of heap`)
+  t.ok(megabytes < 150, `${megabytes.toFixed(1)} MB`)
+  t.equal(store.size, 100_000)
+})
+
+test('validates its options and arguments', async (t) => {
+  for (const maxEntries of [0, -1, 1.5, Number.NaN, Infinity, '10']) {
+    t.throws(() => new MemoryStore({ maxEntries: maxEntries as number }), { name: 'TypeError', message: /maxEntries must be a positive integer/ }, String(maxEntries))
+  }
+  for (const sweepIntervalMs of [0, -1, Number.NaN, Infinity, '10']) {
+    t.throws(() => new MemoryStore({ sweepIntervalMs: sweepIntervalMs as number }), { name: 'TypeError', message: /sweepIntervalMs/ }, String(sweepIntervalMs))
+  }
+
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const keys: Array<[unknown, RegExp]> = [['', /got an empty string/], [5, /got 5/], [null, /got null/], [undefined, /got undefined/], [{}, /got object/]]
+  for (const [key, message] of keys) {
+    const k = key as string
+    for (const call of [() => store.get(k), () => store.set(k, 1, 1000), () => store.claim(k, 1, 1000), () => store.take(k), () => store.delete(k)]) {
+      await t.rejects(call(), { name: 'TypeError', message }, `key ${String(key)}`)
+    }
+  }
+  for (const ttl of [0, -1, Number.NaN, Infinity, '100', undefined]) {
+    await t.rejects(store.set('k', 1, ttl as number), { name: 'TypeError', message: /ttlMs must be a positive finite number/ }, `ttl ${String(ttl)}`)
+    await t.rejects(store.claim('k', 1, ttl as number), TypeError)
+  }
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  for (const value of [undefined, () => {}, Symbol('s')]) {
+    await t.rejects(store.set('k', value, 1000), { name: 'TypeError', message: /must be JSON-serialisable/ })
+    await t.rejects(store.claim('k', value, 1000), TypeError)
+  }
+  await t.rejects(store.set('k', 10n, 1000), TypeError)
+  await t.rejects(store.set('k', circular, 1000), TypeError)
+  t.equal(store.size, 0, 'nothing stored by a rejected call')
+})
+
+/** The environment without the test runner's instrumentation: the child is a plain Node process. */
+function plainEnv (): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  delete env.NODE_V8_COVERAGE
+  // tap re-injects its loader into children; this keeps the child's coverage (of
+  // tsx-compiled source) from being merged with, and garbling, the tests' own.
+  env._TAPJS_PROCESSINFO_COVERAGE_ = '0'
+  return env
+}
+
+async function present (store: MemoryStore, keys: string[]): Promise<string[]> {
+  const found: string[] = []
+  for (const key of keys) if (await store.get(key) !== undefined) found.push(key)
+  return found
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
+import { test } from 'tap'
+import { Redis } from 'ioredis'
+import type { StoreFactory } from '../../lib/stores/conformance.js'
+import { redisSkip, redisTestOptions } from '../helpers/redis.js'
+
+const skip = await redisSkip()
+
+test('RedisStore', { skip }, async (t) => {
+  // Loaded only when Redis answers, so a run without Redis skips this file without counting it uncovered.
+  const { RedisStore } = await import('../../lib/stores/redis.js')
+  const { testSessionStore } = await import('../../lib/stores/conformance.js')
+  const client = new Redis(redisTestOptions())
+  // The peer's connection: what another instance of the shop would hold.
+  const other = new Redis(redisTestOptions())
+  t.teardown(async () => {
+    await client.quit()
+    await other.quit()
+  })
+
+  const freshPrefix = (): string => `qorepay-test:${randomUUID()}:`
+
+  async function deleteKeys (prefix: string): Promise<void> {
+    const keys = await client.keys(`${prefix}*`)
+    if (keys.length > 0) await client.del(...keys)
+  }
+
+  function factory (wrap: (client: Redis) => Redis = (client) => client): StoreFactory {
+    return () => {
+      const prefix = freshPrefix()
+      return {
+        store: new RedisStore({ client: wrap(client), prefix }),
+        peer: new RedisStore({ client: wrap(other), prefix }),
+        cleanup: async () => await deleteKeys(prefix)
+      }
+    }
+  }
+
+  /**
+   * The client as Redis < 6.2 would answer it: GETDEL sends a command the
+   * server does not know, so the error is Redis's own "ERR unknown command".
+   */
+  function withoutGetdel (client: Redis, calls = { getdel: 0 }): Redis {
+    return new Proxy(client, {
+      get (target, property) {
+        if (property === 'getdel') {
+          return async (key: string) => {
+            calls.getdel++
+            return await target.call('getdel-before-6.2', key)
+          }
+        }
+        const value = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+  }
+
+  function countingGetdel (client: Redis, calls = { getdel: 0 }): Redis {
+    return new Proxy(client, {
+      get (target, property) {
+        if (property === 'getdel') {
+          return async (key: string) => {
+            calls.getdel++
+            return await target.getdel(key)
+          }
+        }
+        const value = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      }
+    })
+  }
+
+  t.test('conformance suite, two connections', async (t) => {
+    testSessionStore((name, fn) => t.test(name, fn), factory())
+  })
+
+  t.test('conformance suite, on a server without GETDEL', async (t) => {
+    testSessionStore((name, fn) => t.test(name, fn), factory(withoutGetdel))
+  })
+
+  t.test('take falls back to a script when GETDEL is unknown, and remembers', async (t) => {
+    const prefix = freshPrefix()
+    t.teardown(() => deleteKeys(prefix))
+    const calls = { getdel: 0 }
+    const store = new RedisStore({ client: withoutGetdel(client, calls), prefix })
+    await store.set('a', { n: 1 }, 60_000)
+    await store.set('b', { n: 2 }, 60_000)
+    t.same(await store.take('a'), { n: 1 })
+    t.equal(calls.getdel, 1, 'GETDEL tried once')
+    t.equal(await client.exists(`${prefix}a`), 0, 'the script deleted the key')
+    t.same(await store.take('b'), { n: 2 })
+    t.equal(await store.take('b'), undefined)
+    t.equal(calls.getdel, 1, 'GETDEL not tried again')
+  })
+
+  t.test('other GETDEL errors propagate and GETDEL stays in use', async (t) => {
+    const prefix = freshPrefix()
+    t.teardown(() => deleteKeys(prefix))
+    const calls = { getdel: 0 }
+    const store = new RedisStore({ client: countingGetdel(client, calls), prefix })
+    await client.hset(`${prefix}hash`, 'field', 'value')
+    await t.rejects(store.take('hash'), /WRONGTYPE/)
+    await store.set('key', 'value', 60_000)
+    t.equal(await store.take('key'), 'value')
+    t.equal(calls.getdel, 2)
+  })
+
+  t.test('keys are namespaced by the prefix', async (t) => {
+    const key = randomUUID()
+    t.teardown(() => client.del(`qorepay:${key}`))
+    const byDefault = new RedisStore({ client })
+    t.equal(byDefault.prefix, 'qorepay:')
+    await byDefault.set(key, { shop: 'default' }, 60_000)
+    t.equal(await client.get(`qorepay:${key}`), '{"shop":"default"}', 'stored as JSON under the prefix')
+
+    const prefixA = freshPrefix()
+    const prefixB = freshPrefix()
+    t.teardown(async () => { await deleteKeys(prefixA); await deleteKeys(prefixB) })
+    const shopA = new RedisStore({ client, prefix: prefixA })
+    const shopB = new RedisStore({ client: other, prefix: prefixB })
+    await shopA.set(key, 'a', 60_000)
+    t.equal(await shopB.get(key), undefined)
+    t.equal(await shopB.claim(key, 'b', 60_000), true, 'the same key is free under another prefix')
+    t.equal(await shopA.take(key), 'a')
+    t.equal(await shopB.get(key), 'b')
+    await shopB.delete(key)
+    t.same(await byDefault.get(key), { shop: 'default' }, 'the default prefix is untouched')
+  })
+
+  t.test('TTLs are whole milliseconds, rounded up', async (t) => {
+    const prefix = freshPrefix()
+    t.teardown(() => deleteKeys(prefix))
+    const store = new RedisStore({ client, prefix })
+    await store.set('fraction', 1, 0.2)
+    await store.set('long', 1, 10_000.5)
+    const ttl = await client.pttl(`${prefix}long`)
+    t.ok(ttl > 9_000 && ttl <= 10_001, `PTTL ${ttl}`)
+    t.equal(await store.claim('claimed', 1, 0.5), true)
+  })
+
+  t.test('the store never closes the host\'s client', async (t) => {
+    const own = new Redis(redisTestOptions())
+    t.teardown(() => own.quit())
+    const store = new RedisStore({ client: own, prefix: freshPrefix() })
+    await store.set('k', 1, 1000)
+    await store.claim('k', 1, 1000)
+    await store.get('k')
+    await store.take('k')
+    await store.delete('k')
+    t.equal(own.status, 'ready')
+    t.notOk('close' in store || 'quit' in store, 'no method to close the client')
+  })
+
+  t.test('client errors reject unchanged', async (t) => {
+    // A port nobody listens on: the client cannot connect and does not queue.
+    const server = createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    await new Promise((resolve) => server.close(resolve))
+    const down = new Redis(redisTestOptions({ port, lazyConnect: true, enableOfflineQueue: false, retryStrategy: () => null }))
+    down.on('error', () => {})
+    t.teardown(() => down.disconnect())
+    const store = new RedisStore({ client: down })
+    const offline = /enableOfflineQueue/
+    await t.rejects(store.get('k'), offline)
+    await t.rejects(store.set('k', 1, 1000), offline)
+    await t.rejects(store.claim('k', 1, 1000), offline)
+    await t.rejects(store.take('k'), offline)
+    await t.rejects(store.delete('k'), offline)
+  })
+
+  t.test('validates its options and arguments', async (t) => {
+    t.throws(() => new RedisStore(undefined as never), TypeError)
+    t.throws(() => new RedisStore({} as never), { name: 'TypeError', message: /ioredis/ })
+    t.throws(() => new RedisStore({ client: { set () {} } } as never), TypeError)
+    t.throws(() => new RedisStore({ client, prefix: 5 as never }), { name: 'TypeError', message: /prefix must be a string, got number/ })
+    const store = new RedisStore({ client, prefix: freshPrefix() })
+    await t.rejects(store.get(''), TypeError)
+    await t.rejects(store.set('k', 1, Number.NaN), TypeError)
+    await t.rejects(store.claim('k', undefined, 1000), TypeError)
+    await t.rejects(store.take(5 as never), TypeError)
+    await t.rejects(store.delete(null as never), TypeError)
+  })
+})

@@ -1,0 +1,532 @@
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'tap'
+import Fastify from 'fastify'
+import formbody from '@fastify/formbody'
+import { request } from 'undici'
+import qorepay from '../../lib/index.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { createSimulator, TEST_CARDS, type Purchase, type Simulator, type SimulatorOptions } from '../../lib/simulator/index.js'
+import type { SessionStore } from '../../lib/stores/session-store.js'
+import type { WebhookEvent } from '../../lib/events.js'
+import { CARD, CREDENTIALS, PURCHASE, startShop, passAcs, postTermUrl, type Shop, type ShopOptions } from '../helpers/shop.js'
+
+interface Tap { teardown (fn: () => unknown): void }
+
+// A key pair of our own, for bodies the simulator would never send (a failure after paid, another brand...).
+const OWN = generateKeyPairSync('rsa', { modulusLength: 2048 })
+const OWN_PEM = OWN.publicKey.export({ type: 'spki', format: 'pem' }) as string
+
+function ownSignature (body: string | Buffer): string {
+  return sign('sha256', Buffer.from(body), OWN.privateKey).toString('base64')
+}
+
+async function newSim (t: Tap, opts: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+  const sim = await createSimulator({ ...CREDENTIALS, ...opts })
+  t.teardown(() => sim.close())
+  return sim
+}
+
+/**
+ * A shop whose success callbacks go to a sink route of the host (so that
+ * the webhook is what reports an outcome), trusting the simulator's webhook
+ * key and our own.
+ */
+async function webhookShop (t: Tap, options: ShopOptions & { callback?: 'plugin' | 'sink', sim?: Simulator } = {}): Promise<Shop> {
+  const sim = options.sim ?? await newSim(t)
+  let sink = ''
+  const shop = await startShop(t, {
+    ...options,
+    sim,
+    host: async (app) => {
+      app.post('/sink', async () => ({ ok: true }))
+      await options.host?.(app)
+    },
+    plugin: {
+      webhookPublicKey: [sim.webhookPublicKey, OWN_PEM],
+      purchase: async () => options.callback === 'plugin' ? PURCHASE : { ...PURCHASE, success_callback: sink },
+      ...options.plugin
+    }
+  })
+  sink = `${shop.url}/sink`
+  return shop
+}
+
+interface Answer { statusCode: number, headers: Record<string, unknown>, json: any }
+
+async function deliver (url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
+  const text = await res.body.text()
+  let json: unknown
+  try { json = JSON.parse(text) } catch { json = undefined }
+  return { statusCode: res.statusCode, headers: res.headers, json }
+}
+
+/** Our own signed delivery of `payload` to the shop's webhook route. */
+function deliverOwn (shop: Shop, payload: unknown, path = '/qorepay/webhook'): Promise<Answer> {
+  const body = JSON.stringify(payload)
+  return deliver(shop.url + path, body, { 'x-signature': ownSignature(body) })
+}
+
+/** A payment executed by the direct answer (no webhook registered yet). */
+async function paid (shop: Shop, card: Partial<typeof CARD> = {}): Promise<string> {
+  const res = await shop.post('/qorepay/payments', { ...CARD, ...card })
+  return res.body.purchase_id
+}
+
+/** A 3DS payment whose payer never comes back from the bank's page. */
+async function abandoned (shop: Shop, result: 'approve' | 'fail' = 'approve'): Promise<string> {
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  await shop.sim.completeThreeDS(res.body.purchase_id, result)
+  await shop.sim.idle()
+  return res.body.purchase_id
+}
+
+function snapshot (sim: Simulator, id: string): Purchase {
+  return structuredClone(sim.purchases.get(id)!)
+}
+
+function logLines (shop: Shop): Array<Record<string, any>> {
+  return shop.logs.flatMap((chunk) => chunk.split('\n').filter(Boolean).map((line) => JSON.parse(line)))
+}
+
+function statuses (sim: Simulator, kind: 'webhook' | 'success_callback' = 'webhook'): Array<number | null> {
+  return sim.deliveries.filter((d) => d.kind === kind).map((d) => d.statusCode)
+}
+
+test('abandoned 3DS: the bank approves, the webhook reports it exactly once', async (t) => {
+  const shop = await webhookShop(t)
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  const id = await abandoned(shop)
+
+  t.same(statuses(shop.sim), [200, 200], 'pending_execute and paid, both accepted at once')
+  t.equal(shop.events.executed.length, 1)
+  t.match(shop.events.executed[0], { purchaseId: id, status: 'executed', source: 'webhook', reference: 'order-42', purchase: { id, status: 'paid' } })
+  t.notOk('event_type' in shop.events.executed[0].purchase!, 'the purchase as the gateway describes it, without the envelope field')
+  t.same(shop.events.webhook.map((e) => [e.eventType, e.status, e.source, e.purchaseId]), [
+    ['purchase.pending_execute', 'pending_execute', 'webhook', id],
+    ['purchase.paid', 'paid', 'webhook', id]
+  ])
+  t.equal(shop.events.webhook[1].body.id, id)
+  t.notOk('event_type' in shop.events.webhook[1].body)
+
+  t.test('the payer comes back late: the TermUrl finds it reported already', async (t) => {
+    const threeDS = shop.events.threeDS[0]
+    const { termUrl, body } = await passAcs(shop, threeDS.redirectUrl, 'approve')
+    const back = await postTermUrl(termUrl, body)
+    t.match(back.location, /^https:\/\/shop\.example\/paid/)
+    t.equal(shop.events.executed.length, 1)
+  })
+
+  t.test('a replay of a delivery answers 200 and fires nothing', async (t) => {
+    const paidDelivery = shop.sim.deliveries.find((d) => d.eventType === 'purchase.paid')!
+    const again = await deliver(`${shop.url}/qorepay/webhook`, paidDelivery.body, { 'x-signature': paidDelivery.signature })
+    t.equal(again.statusCode, 200)
+    t.same(again.json, { ok: true })
+    t.equal(shop.events.webhook.length, 2)
+    t.equal(shop.events.executed.length, 1)
+  })
+})
+
+test('abandoned 3DS and the bank refuses: onFailed from the webhook, with the gateway\'s code', async (t) => {
+  const shop = await webhookShop(t)
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  const id = await abandoned(shop, 'fail')
+  t.equal(shop.events.failed.length, 1)
+  t.match(shop.events.failed[0], { purchaseId: id, status: 'error', source: 'webhook', error: { code: '3ds_failed' } })
+  t.equal(shop.events.executed.length, 0)
+})
+
+test('executed by the direct answer: the webhook\'s purchase.paid fires onWebhook only', async (t) => {
+  const shop = await webhookShop(t)
+  const id = await paid(shop)
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'direct' }])
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  await shop.sim.emit(id, 'purchase.paid')
+  t.same(statuses(shop.sim), [200])
+  t.equal(shop.events.executed.length, 1)
+  t.match(shop.events.webhook, [{ purchaseId: id, eventType: 'purchase.paid', source: 'webhook' }])
+})
+
+test('duplicate delivery mode: every event fires onWebhook once, the outcome once', async (t) => {
+  const shop = await webhookShop(t)
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  shop.sim.deliveryMode.duplicate = true
+  const id = await abandoned(shop)
+  t.equal(shop.events.executed.length, 1)
+  t.equal(shop.events.webhook.filter((e) => e.eventType === 'purchase.paid').length, 1)
+  t.equal(shop.events.webhook.filter((e) => e.eventType === 'purchase.pending_execute').length, 1)
+  const final = new Map<string, number>()
+  for (const d of shop.sim.deliveries) if (d.kind === 'webhook' && d.statusCode === 200) final.set(d.eventType, (final.get(d.eventType) ?? 0) + 1)
+  t.same(Object.fromEntries(final), { 'purchase.pending_execute': 2, 'purchase.paid': 2 }, 'both copies of each event end in a 200')
+  t.equal(shop.sim.purchases.get(id)?.status, 'paid')
+})
+
+test('concurrent identical deliveries: the second waits (503 + Retry-After) while the first runs, then settles with 200', async (t) => {
+  const webhooks: WebhookEvent[] = []
+  const shop = await webhookShop(t, { plugin: { onWebhook: async (event) => { await sleep(100); webhooks.push(event) } } })
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  shop.sim.deliveryMode.duplicate = true
+  await abandoned(shop)
+  t.equal(webhooks.filter((e) => e.eventType === 'purchase.paid').length, 1)
+  t.equal(shop.events.executed.length, 1)
+  t.ok(statuses(shop.sim).includes(503), 'a concurrent copy was told to come back')
+  t.equal(statuses(shop.sim).filter((s) => s === 200).length, 4, 'every copy ends in a 200')
+
+  t.test('ten at once from our side, one fires', async (t) => {
+    const id = await paid(shop)
+    await shop.sim.idle()
+    // Not the simulator's bytes: a fresh event.
+    const body = JSON.stringify({ ...snapshot(shop.sim, id), event_type: 'purchase.captured' })
+    const answers = await Promise.all(Array.from({ length: 10 }, () => deliver(`${shop.url}/qorepay/webhook`, body, { 'x-signature': ownSignature(body) })))
+    t.equal(answers.filter((a) => a.statusCode === 200).length, 1)
+    const waiting = answers.filter((a) => a.statusCode === 503)
+    t.equal(waiting.length, 9)
+    t.equal(waiting[0].headers['retry-after'], '1')
+    t.same(waiting[0].json, { ok: false, status: 'in_progress' })
+    const retry = await deliver(`${shop.url}/qorepay/webhook`, body, { 'x-signature': ownSignature(body) })
+    t.equal(retry.statusCode, 200)
+    t.equal(webhooks.filter((e) => e.purchaseId === id && e.eventType === 'purchase.captured').length, 1)
+  })
+})
+
+test('an outcome hook running for another path answers 503 until it is done', async (t) => {
+  let calls = 0
+  const shop = await webhookShop(t, { plugin: { onExecuted: async () => { calls++; await sleep(200) } } })
+  const id = await abandoned(shop)
+  const purchase = snapshot(shop.sim, id)
+  const first = deliverOwn(shop, { ...purchase, event_type: 'purchase.paid' })
+  await sleep(50)
+  const second = await deliverOwn(shop, { ...purchase, event_type: 'purchase.captured' })
+  t.equal(second.statusCode, 503)
+  t.equal(second.headers['retry-after'], '1')
+  t.equal((await first).statusCode, 200)
+  const retry = await deliverOwn(shop, { ...purchase, event_type: 'purchase.captured' })
+  t.equal(retry.statusCode, 200)
+  t.equal(calls, 1)
+})
+
+test('out of order: a failure reported after the payment was executed fires nothing', async (t) => {
+  const shop = await webhookShop(t)
+  const id = await paid(shop)
+  const failure = { ...snapshot(shop.sim, id), status: 'error', reference: null, event_type: 'purchase.payment_failure' }
+  const res = await deliverOwn(shop, failure)
+  t.equal(res.statusCode, 200)
+  t.equal(shop.events.failed.length, 0)
+  t.equal(shop.events.executed.length, 1)
+  t.match(shop.events.webhook, [{ purchaseId: id, eventType: 'purchase.payment_failure', status: 'error' }], 'onWebhook still sees the event')
+})
+
+test('out of order from the simulator: captured before hold reports executed, the late hold is stale', async (t) => {
+  const shop = await webhookShop(t, { plugin: { purchase: async () => ({ ...PURCHASE, skip_capture: true, success_callback: `${shop.url}/sink` }) } })
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  shop.sim.deliveryMode.outOfOrder = true
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const id = res.body.purchase_id
+  await shop.sim.completeThreeDS(id, 'approve')
+  t.equal(shop.sim.purchases.get(id)?.status, 'hold')
+  await shop.app.qorepay.capture(id)
+  shop.sim.deliveryMode.outOfOrder = false
+  await shop.sim.idle()
+  t.same(shop.sim.deliveries.filter((d) => d.kind === 'webhook').map((d) => d.eventType), ['purchase.captured', 'purchase.hold', 'purchase.pending_execute'])
+  t.same(statuses(shop.sim), [200, 200, 200])
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'webhook' }])
+  t.equal(shop.events.executed.length, 1)
+  t.equal(shop.events.authorized.length, 0, 'authorized after executed is stale')
+})
+
+test('a hook that throws: 500, and the gateway\'s retry completes it exactly once', async (t) => {
+  let executedCalls = 0
+  let webhookCalls = 0
+  const done: string[] = []
+  const shop = await webhookShop(t, {
+    plugin: {
+      onWebhook: async (event) => {
+        if (event.eventType !== 'purchase.paid') return
+        if (++webhookCalls === 1) throw new Error('webhook hook down')
+        done.push(`webhook:${event.purchaseId}`)
+      },
+      onExecuted: async (event) => {
+        if (++executedCalls === 1) throw new Error('executed hook down')
+        done.push(`executed:${event.purchaseId}`)
+      }
+    }
+  })
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook`, events: ['purchase.paid'] })
+  const id = await abandoned(shop)
+  t.same(statuses(shop.sim), [500, 500, 200], 'onWebhook failed, then onExecuted failed, then both done')
+  t.same(done, [`webhook:${id}`, `executed:${id}`])
+  t.equal(webhookCalls, 2)
+  t.equal(executedCalls, 2)
+  const failures = logLines(shop).filter((l) => l.level === 50 && /hook failed/.test(l.msg))
+  t.same(failures.map((l) => l.hook), ['onWebhook', 'onExecuted'])
+})
+
+test('signatures: tampered, wrong key, missing, malformed: 401 and nothing happens', async (t) => {
+  const sim = await newSim(t, { webhookAttempts: 2 })
+  const shop = await webhookShop(t, { sim })
+  const id = await paid(shop)
+  shop.events.webhook.length = 0
+  const url = `${shop.url}/qorepay/webhook`
+  const body = JSON.stringify({ ...snapshot(sim, id), reference: 'secret-reference-7f3', event_type: 'purchase.paid' })
+  const signature = ownSignature(body)
+  const before = logLines(shop).length
+
+  const tampered = await deliver(url, body.replace('"status":"paid"', '"status":"paid" '), { 'x-signature': signature })
+  t.equal(tampered.statusCode, 401)
+  t.match(tampered.json, { code: 'FST_QOREPAY_SIGNATURE', statusCode: 401, message: 'Invalid signature: mismatch X-Signature' })
+  t.match((await deliver(url, body)).json, { code: 'FST_QOREPAY_SIGNATURE', message: /missing/ })
+  t.match((await deliver(url, body, { 'x-signature': '' })).json, { message: /missing/ })
+  t.match((await deliver(url, body, { 'x-signature': 'not base64!' })).json, { message: /malformed/ })
+  t.match((await deliver(url, body, { 'x-signature': signature.slice(1) })).json, { message: /malformed/ })
+  t.match((await deliver(url, body, { 'x-signature': 'AAAA' })).json, { message: /mismatch/ }, 'well-formed but too short')
+  t.equal((await deliver(url, '', { 'x-signature': signature })).statusCode, 401, 'empty body')
+  const bare = await request(url, { method: 'POST' })
+  t.equal(bare.statusCode, 401, 'no body, no content type')
+  await bare.body.dump()
+
+  const lines = logLines(shop).slice(before)
+  const warnings = lines.filter((l) => l.level === 40)
+  t.equal(warnings.length, 8, 'one warning per refused delivery')
+  t.match(warnings[0], { source: 'webhook', problem: 'mismatch', bytes: Buffer.byteLength(body) + 1, msg: 'qorepay: webhook refused: mismatch X-Signature' })
+  t.notOk(lines.some((l) => JSON.stringify(l).includes('secret-reference-7f3')), 'the body is never logged')
+  t.equal(shop.events.webhook.length, 0)
+  t.equal(shop.events.executed.length, 1)
+
+  t.test('a webhook signed by a key the shop does not have', async (t) => {
+    sim.addWebhook({ url, newKey: true })
+    await sim.emit(id, 'purchase.paid')
+    t.same(statuses(sim), [401, 401])
+    t.equal(shop.events.webhook.length, 0)
+  })
+})
+
+test('key rotation: an array of PEMs verifies against each key', async (t) => {
+  const sim = await newSim(t, { webhookAttempts: 2 })
+  const rotated = sim.rotateWebhookKey()
+  const shop = await webhookShop(t, { sim, plugin: { webhookPublicKey: [OWN_PEM, rotated] } })
+  const id = await paid(shop)
+  sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  await sim.emit(id, 'purchase.paid')
+  t.same(statuses(sim), [200], 'signed with the new key: the second PEM')
+  t.equal((await deliverOwn(shop, { ...snapshot(sim, id), event_type: 'purchase.captured' })).statusCode, 200, 'signed with the old key: the first PEM')
+  t.equal(shop.events.webhook.length, 2)
+
+  t.test('a rotation the shop was not told about is refused', async (t) => {
+    sim.rotateWebhookKey()
+    await sim.emit(id, 'purchase.paid')
+    t.same(statuses(sim).slice(1), [401, 401])
+    t.equal(shop.events.webhook.length, 2)
+  })
+})
+
+test('malformed bodies with a valid signature: 400', async (t) => {
+  const shop = await webhookShop(t)
+  const url = `${shop.url}/qorepay/webhook`
+  for (const [name, body, message] of [
+    ['not JSON', '{"id": "x", ', 'the webhook body is not valid JSON'],
+    ['an array', '[{"id":"x"}]', 'the webhook body is not an object with an id'],
+    ['null', 'null', 'the webhook body is not an object with an id'],
+    ['no id', '{"event_type":"purchase.paid"}', 'the webhook body is not an object with an id'],
+    ['no event_type', '{"id":"x","type":"purchase","status":"paid"}', 'the webhook body has no event_type']
+  ]) {
+    const res = await deliver(url, body, { 'x-signature': ownSignature(body) })
+    t.equal(res.statusCode, 400, name)
+    t.match(res.json, { code: 'FST_QOREPAY_VALIDATION', message }, name)
+  }
+  t.equal(shop.events.webhook.length, 0)
+})
+
+test('events without an outcome, refunds, other brands: onWebhook only', async (t) => {
+  const shop = await webhookShop(t)
+  const id = await paid(shop)
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  const payment = await shop.app.qorepay.refund(id, 1000)
+  const cancelled = await shop.app.qorepay.createPurchase({ ...PURCHASE, brand_id: CREDENTIALS.brandId })
+  await shop.app.qorepay.cancel(cancelled.id)
+  await shop.sim.idle()
+  t.same(statuses(shop.sim), [200, 200])
+  const refund = shop.events.webhook.find((e) => e.eventType === 'payment.refunded')!
+  t.match(refund, { purchaseId: id, status: 'refunded', source: 'webhook', body: { id: payment.id, type: 'payment', amount: 1000 } })
+  t.match(shop.events.webhook.find((e) => e.eventType === 'purchase.cancelled'), { purchaseId: cancelled.id, status: 'cancelled' })
+
+  const loose = await deliverOwn(shop, { ...payment, id: 'payment-1', related_to: null, event_type: 'payment.refunded' })
+  t.equal(loose.statusCode, 200)
+  t.match(shop.events.webhook.at(-1), { purchaseId: 'payment-1', status: 'refunded' }, 'a payment not tied to a purchase is named by its own id')
+
+  const other = await deliverOwn(shop, { ...snapshot(shop.sim, id), id: 'other-brand-purchase', brand_id: 'brand-other', status: 'paid', event_type: 'purchase.paid' })
+  t.equal(other.statusCode, 200)
+  t.match(shop.events.webhook.at(-1), { purchaseId: 'other-brand-purchase', eventType: 'purchase.paid' })
+  t.equal(shop.events.executed.length, 1, "another brand's purchase reports no outcome")
+  t.ok(logLines(shop).some((l) => /of another brand/.test(l.msg)))
+  t.equal(shop.events.failed.length + shop.events.authorized.length, 0)
+})
+
+test('success_callback: verified with the company key, fetched once, refetched once on rotation', async (t) => {
+  const shop = await webhookShop(t, { callback: 'plugin' })
+  const first = await abandoned(shop)
+  t.same(statuses(shop.sim, 'success_callback'), [200])
+  t.match(shop.events.executed, [{ purchaseId: first, source: 'callback' }])
+  t.match(shop.events.webhook, [{ purchaseId: first, source: 'callback', eventType: 'purchase.paid', status: 'paid' }])
+  t.equal(shop.sim.count('public_key'), 1)
+
+  await paid(shop)
+  await shop.sim.idle()
+  t.same(statuses(shop.sim, 'success_callback'), [200, 200])
+  t.equal(shop.sim.count('public_key'), 1, 'the key is cached')
+  t.equal(shop.events.executed.length, 2)
+
+  shop.sim.rotateCompanyKey()
+  const third = await abandoned(shop)
+  t.same(statuses(shop.sim, 'success_callback'), [200, 200, 200])
+  t.equal(shop.sim.count('public_key'), 2, 'fetched again once after the rotation')
+  t.match(shop.events.executed.at(-1), { purchaseId: third, source: 'callback' })
+
+  t.test('a forged callback: 401, and no further fetch within the interval', async (t) => {
+    const body = JSON.stringify(snapshot(shop.sim, third))
+    const forged = await deliver(`${shop.url}/qorepay/callback`, body, { 'x-signature': ownSignature(body) })
+    t.equal(forged.statusCode, 401)
+    t.match(forged.json, { code: 'FST_QOREPAY_SIGNATURE', message: /mismatch/ })
+    t.equal(shop.sim.count('public_key'), 2)
+    const unsigned = await deliver(`${shop.url}/qorepay/callback`, body)
+    t.equal(unsigned.statusCode, 401)
+    t.match(logLines(shop).filter((l) => l.level === 40).map((l) => l.msg), ['qorepay: callback refused: mismatch X-Signature', 'qorepay: callback refused: missing X-Signature'])
+  })
+})
+
+test('success_callback: the company key cannot be fetched, the callback fails and is retried', async (t) => {
+  const shop = await webhookShop(t, { callback: 'plugin' })
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: 'not a key' })
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { pem: 1 } })
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 500, count: 3 })
+  const id = await abandoned(shop)
+  t.same(statuses(shop.sim, 'success_callback'), [502, 502, 502, 200])
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
+})
+
+test('without webhookPublicKey: no webhook route, a log line says why, the callback still works', async (t) => {
+  const shop = await startShop(t, { plugin: { webhookPublicKey: undefined } })
+  const res = await shop.post('/qorepay/webhook', { id: 'x' })
+  t.equal(res.statusCode, 404)
+  const line = logLines(shop).find((l) => /webhook is not registered/.test(l.msg))
+  t.match(line, { level: 40, plugin: 'fastify-qorepay', msg: 'qorepay: POST /qorepay/webhook is not registered because webhookPublicKey is not set; outcomes of payers who leave the 3-D Secure page are then learnt only through the success callback' })
+  const id = await abandoned(shop)
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
+})
+
+test('a bad webhookPublicKey fails registration naming the option', async (t) => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string
+  for (const [key, message] of [
+    ['not a pem', 'Invalid qorepay option webhookPublicKey: expected an RSA public key in PEM format'],
+    [[OWN_PEM, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'], 'Invalid qorepay option webhookPublicKey[1]: expected an RSA public key in PEM format'],
+    [ec, 'Invalid qorepay option webhookPublicKey: expected an RSA public key in PEM format']
+  ] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => await app.register(qorepay, {
+      ...CREDENTIALS,
+      publicUrl: 'https://shop.example',
+      successRedirect: 'https://shop.example/ok',
+      failureRedirect: 'https://shop.example/ko',
+      webhookPublicKey: key as string | string[],
+      purchase: async () => PURCHASE
+    }), { code: 'FST_QOREPAY_CONFIG', message })
+  }
+})
+
+test('a host with its own JSON parser and formbody: the webhook still sees raw bytes, the host keeps its parsers', async (t) => {
+  const shop = await webhookShop(t, {
+    host: async (app) => {
+      await app.register(formbody)
+      // Re-serialises what it parses: a signature over these bytes would never verify.
+      app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+        done(null, { hostParsed: true, ...JSON.parse(body as string) })
+      })
+      app.post('/host/json', async (req) => req.body)
+      app.post('/host/form', async (req) => req.body)
+    }
+  })
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  const id = await abandoned(shop)
+  t.same(statuses(shop.sim), [200, 200])
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'webhook' }])
+  t.notOk('hostParsed' in shop.events.webhook[0].body)
+  t.same((await shop.post('/host/json', { a: 1 })).body, { hostParsed: true, a: 1 })
+  t.same((await shop.post('/host/form', 'b=2')).body, { b: '2' })
+  const sent = await deliverOwn(shop, { ...snapshot(shop.sim, id), event_type: 'purchase.paid' })
+  t.equal(sent.statusCode, 200)
+  const form = await deliver(`${shop.url}/qorepay/webhook`, 'a=1', { 'content-type': 'application/x-www-form-urlencoded', 'x-signature': ownSignature('a=1') })
+  t.equal(form.statusCode, 400, 'any content type arrives as bytes: verified, then refused as not JSON')
+})
+
+test('bodies over the limit are refused before anything else', async (t) => {
+  const shop = await webhookShop(t)
+  const big = JSON.stringify({ id: 'x', event_type: 'purchase.paid', pad: 'x'.repeat(1024 * 1024) })
+  const res = await deliver(`${shop.url}/qorepay/webhook`, big, { 'x-signature': ownSignature(big) })
+  t.equal(res.statusCode, 413)
+  t.equal(shop.events.webhook.length, 0)
+})
+
+/** A MemoryStore whose operations fail on demand, as a Redis outage would. */
+function flakyStore (): { store: SessionStore, inner: MemoryStore, fail: { claim: boolean, setWebhookDone: boolean } } {
+  const inner = new MemoryStore()
+  const fail = { claim: false, setWebhookDone: false }
+  const store: SessionStore = {
+    get: (key) => inner.get(key),
+    take: (key) => inner.take(key),
+    delete: (key) => inner.delete(key),
+    async claim (key, value, ttl) {
+      if (fail.claim) throw new Error('connection refused')
+      return await inner.claim(key, value, ttl)
+    },
+    async set (key, value, ttl) {
+      if (fail.setWebhookDone && key.startsWith('webhook:')) throw new Error('connection refused')
+      return await inner.set(key, value, ttl)
+    }
+  }
+  return { store, inner, fail }
+}
+
+test('store failures: 503 so the gateway retries; a lost done mark keeps duplicates waiting', async (t) => {
+  const { store, inner, fail } = flakyStore()
+  const shop = await webhookShop(t, { plugin: { store } })
+  t.teardown(() => inner.close())
+  const id = await paid(shop)
+  const event = { ...snapshot(shop.sim, id), event_type: 'purchase.paid' }
+
+  fail.claim = true
+  const down = await deliverOwn(shop, event)
+  t.equal(down.statusCode, 503)
+  t.match(down.json, { code: 'FST_QOREPAY_STORE_UNAVAILABLE' })
+  t.equal(shop.events.webhook.length, 0)
+
+  fail.claim = false
+  fail.setWebhookDone = true
+  const up = await deliverOwn(shop, event)
+  t.equal(up.statusCode, 200, 'the hook ran and the outcome was settled')
+  t.equal(shop.events.webhook.length, 1)
+  t.ok(logLines(shop).some((l) => l.level === 50 && /could not mark webhook:[0-9a-f]{64} done/.test(l.msg)))
+  const again = await deliverOwn(shop, event)
+  t.equal(again.statusCode, 503, 'still marked running: a duplicate waits rather than firing twice')
+  t.equal(shop.events.webhook.length, 1)
+})
+
+test('callbacks without event_type are purchase.paid; the same bytes on both routes are two deliveries', async (t) => {
+  const shop = await webhookShop(t)
+  // The gateway's public_key/ answers our PEM: callbacks we sign are then the company's.
+  // (toJSON: the body is sent JSON-encoded, a quoted PEM string, as the real endpoint answers.)
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { toJSON: () => OWN_PEM } })
+  const id = await abandoned(shop)
+  const purchase = snapshot(shop.sim, id)
+  const bare = await deliverOwn(shop, purchase, '/qorepay/callback')
+  t.equal(bare.statusCode, 200)
+  t.match(shop.events.webhook.at(-1), { purchaseId: id, source: 'callback', eventType: 'purchase.paid', status: 'paid' })
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
+
+  const event = { ...purchase, event_type: 'purchase.paid' }
+  t.equal((await deliverOwn(shop, event, '/qorepay/callback')).statusCode, 200)
+  t.equal((await deliverOwn(shop, event, '/qorepay/webhook')).statusCode, 200)
+  t.same(shop.events.webhook.slice(-2).map((e) => e.source), ['callback', 'webhook'])
+  t.equal(shop.events.executed.length, 1)
+  t.equal(shop.sim.count('public_key'), 1)
+})
