@@ -1,5 +1,9 @@
 import createError from '@fastify/error'
 
+/** FST_QOREPAY_GATEWAY, _AUTH, _UNAVAILABLE and _TIMEOUT: one class with `sent`, `gatewayStatus`, `gatewayCode`. */
+export { QorePayGatewayError } from './gateway/gateway-error.js'
+export type { GatewayErrorCode, GatewayErrorDetails, GatewayErrorKind } from './gateway/gateway-error.js'
+
 /**
  * One taxonomy for every failure the plugin reports. Each code carries the
  * HTTP status the plugin's routes answer with; messages never hold card data.
@@ -9,10 +13,6 @@ import createError from '@fastify/error'
  */
 export const QorePayConfigError = createError('FST_QOREPAY_CONFIG', 'Invalid qorepay option %s', 500, TypeError)
 export const QorePayValidationError = createError('FST_QOREPAY_VALIDATION', '%s', 400)
-export const QorePayAuthError = createError('FST_QOREPAY_AUTH', 'QorePay rejected the credentials: %s', 502)
-export const QorePayGatewayError = createError('FST_QOREPAY_GATEWAY', 'QorePay answered an error: %s', 502)
-export const QorePayUnavailableError = createError('FST_QOREPAY_UNAVAILABLE', 'QorePay is unreachable: %s', 502)
-export const QorePayTimeoutError = createError('FST_QOREPAY_TIMEOUT', 'QorePay did not answer in time: %s', 504)
 export const QorePaySignatureError = createError('FST_QOREPAY_SIGNATURE', 'Invalid signature: %s', 401)
 export const QorePayStoreError = createError('FST_QOREPAY_STORE_UNAVAILABLE', 'The session store is unavailable: %s', 503)
 export const QorePayIdempotencyConflictError = createError('FST_QOREPAY_IDEMPOTENCY_CONFLICT', '%s', 409)

@@ -33,21 +33,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   const client = new QorePayClient({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, s2sToken: opts.s2sToken, timeouts: opts.timeouts, retries: opts.retries })
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)
-  const ctx: QorePayContext = {
-    opts,
-    client,
-    store,
-    outcomes,
-    log,
-    async reportQuietly (event, request) {
-      try {
-        return await outcomes.report(event, request)
-      } catch (err) {
-        request.log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; the webhook will`)
-        return undefined
-      }
-    }
-  }
+  const ctx: QorePayContext = { opts, client, store, outcomes, log }
 
   const api: QorePayApi = {
     createPurchase: client.createPurchase.bind(client),

@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent } from 'undici'
-import type { FastifyError } from 'fastify'
-import type { Payment, Purchase } from '../wire/purchase.js'
-import type { S2SStatus } from '../wire/s2s-status.js'
+import { Type, type TSchema, type Static } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { Payment, Purchase } from '../wire/purchase.js'
+import { S2SStatus } from '../wire/s2s-status.js'
 import type { CardPost } from '../payment/card-fields.js'
-import { QorePayAuthError, QorePayGatewayError, QorePayTimeoutError, QorePayUnavailableError } from '../errors.js'
+import { QorePayGatewayError } from './gateway-error.js'
+import { gatewayMessage } from './gateway-message.js'
+import { MAX_RETRY_AFTER_MS, backoff, isTimeout, neverSent, retryAfterMs } from './retry-policy.js'
 
 export interface ClientOptions {
   baseUrl: string
@@ -16,14 +19,19 @@ export interface ClientOptions {
   retries: number
 }
 
-/** An error from a gateway call; `sent` says whether the gateway may have acted on it. */
-export interface GatewayCallError extends FastifyError {
-  sent: boolean
-  gatewayStatus?: number
-  gatewayCode?: string
+/** A wire schema compiled once, with the name an error uses for it. */
+interface Expected<T extends TSchema> { name: string, check: TypeCheck<T> }
+
+function expect<T extends TSchema> (name: string, schema: T): Expected<T> {
+  return { name, check: TypeCompiler.Compile(schema) }
 }
 
-interface Call {
+const PURCHASE = expect('a Purchase', Purchase)
+const PAYMENT = expect('a Payment', Payment)
+const PEM = expect('a JSON string', Type.String())
+const STATUS = expect('a card payment status', S2SStatus)
+
+interface Call<T extends TSchema> {
   url: string
   method: 'GET' | 'POST'
   auth?: string
@@ -31,19 +39,17 @@ interface Call {
   form?: Record<string, string>
   /** Repeating it cannot do harm twice (reads). Anything else is retried only when it was never sent. */
   safe: boolean
-  /** 4xx answers carrying `{"status":"error"}` are outcomes, not failures (card post, callback). */
+  /** What a 2xx answer must be; anything else is FST_QOREPAY_GATEWAY. */
+  expected: Expected<T>
+  /** 4xx answers carrying a status (`{"status":"error"}`) are outcomes, not failures (card post, callback). */
   statusAnswer?: boolean
 }
-
-// Connection failures that prove the request never reached the gateway.
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
-const MAX_RETRY_AFTER_MS = 2_000
 
 /**
  * The gateway's API over one keep-alive undici Agent (a pool per origin:
  * the API and the card/callback hosts may differ). Every response body is
- * consumed; errors are FST_QOREPAY_* with the gateway's status and message,
+ * consumed and checked against its wire schema before anyone reads it;
+ * failures are QorePayGatewayError with the gateway's status and message,
  * never with what was sent.
  */
 export class QorePayClient {
@@ -61,61 +67,70 @@ export class QorePayClient {
   }
 
   createPurchase (body: Record<string, unknown>): Promise<Purchase> {
-    return this.#api('POST', 'purchases/', body) as Promise<Purchase>
+    return this.#api('POST', 'purchases/', PURCHASE, body)
   }
 
   getPurchase (id: string): Promise<Purchase> {
-    return this.#api('GET', `purchases/${encodeURIComponent(id)}/`) as Promise<Purchase>
+    return this.#api('GET', `purchases/${encodeURIComponent(id)}/`, PURCHASE)
   }
 
   capture (id: string, amount?: number): Promise<Purchase> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/capture/`, amount === undefined ? {} : { amount }) as Promise<Purchase>
+    return this.#api('POST', `purchases/${encodeURIComponent(id)}/capture/`, PURCHASE, amount === undefined ? {} : { amount })
   }
 
   release (id: string): Promise<Purchase> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/release/`, {}) as Promise<Purchase>
+    return this.#api('POST', `purchases/${encodeURIComponent(id)}/release/`, PURCHASE, {})
   }
 
   cancel (id: string): Promise<Purchase> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/cancel/`, {}) as Promise<Purchase>
+    return this.#api('POST', `purchases/${encodeURIComponent(id)}/cancel/`, PURCHASE, {})
   }
 
   refund (id: string, amount?: number): Promise<Payment> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/refund/`, amount === undefined ? {} : { amount }) as Promise<Payment>
+    return this.#api('POST', `purchases/${encodeURIComponent(id)}/refund/`, PAYMENT, amount === undefined ? {} : { amount })
   }
 
   /** The company public key (PEM) that signs `success_callback` posts. */
   publicKey (): Promise<string> {
-    return this.#api('GET', 'public_key/') as Promise<string>
+    return this.#api('GET', 'public_key/', PEM)
   }
 
-  /** Step 2: the card, with the S2S token. Never repeated once sent. */
+  /**
+   * Step 2: the card, with the S2S token. Never repeated once sent. A 2xx
+   * that is not a known status rejects with `sent: true` and its HTTP
+   * status: an unknown outcome (lib/payment/settle.ts).
+   */
   postCard (directPostUrl: string, card: CardPost): Promise<S2SStatus> {
     const url = new URL(directPostUrl)
     url.searchParams.set('s2s', 'true')
-    return this.#call({ url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, statusAnswer: true }) as Promise<S2SStatus>
+    return this.#call({ url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true })
   }
 
-  /** Step 5: MD and PaRes to the callback URL, without auth. Never repeated once sent. */
+  /** Step 5: MD and PaRes to the callback URL, without auth. Never repeated once sent; answers as `postCard`. */
   completeThreeDS (callbackUrl: string, fields: { MD: string, PaRes: string }): Promise<S2SStatus> {
-    return this.#call({ url: callbackUrl, method: 'POST', form: fields, safe: false, statusAnswer: true }) as Promise<S2SStatus>
+    return this.#call({ url: callbackUrl, method: 'POST', form: fields, safe: false, expected: STATUS, statusAnswer: true })
   }
 
   close (): Promise<void> {
     return this.#agent.close()
   }
 
-  #api (method: 'GET' | 'POST', path: string, json?: unknown): Promise<unknown> {
-    return this.#call({ url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET' })
+  #api<T extends TSchema> (method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown): Promise<Static<T>> {
+    return this.#call({ url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected })
   }
 
-  async #call (call: Call, attempt = 0): Promise<unknown> {
+  async #call<T extends TSchema> (call: Call<T>, attempt = 0): Promise<Static<T>> {
     const last = attempt >= this.#opts.retries
     let waitMs = backoff(attempt)
     try {
       const { statusCode, headers, text } = await this.#send(call)
-      const body = parseJson(text)
-      if (statusCode < 300 || (call.statusAnswer === true && statusCode < 500 && isStatusAnswer(body))) return body
+      const body = parseAnswer(text)
+      if (statusCode < 300) {
+        if (call.expected.check.Check(body)) return body
+        // Answered, but not in words we can read: the gateway may have acted.
+        throw new QorePayGatewayError({ kind: 'gateway', detail: `HTTP ${statusCode}: the answer is not ${call.expected.name}`, sent: true, gatewayStatus: statusCode })
+      }
+      if (call.statusAnswer === true && statusCode < 500 && STATUS.check.Check(body)) return body as Static<T>
       const failure = httpError(statusCode, body)
       const retryAfter = statusCode === 429 ? retryAfterMs(headers['retry-after']) : undefined
       if (retryAfter !== undefined) waitMs = retryAfter
@@ -123,7 +138,7 @@ export class QorePayClient {
       const retryable = call.safe && (statusCode === 429 || statusCode >= 500) && waitMs <= MAX_RETRY_AFTER_MS
       if (!retryable || last) throw failure
     } catch (err) {
-      if (isGatewayCallError(err)) throw err
+      if (err instanceof QorePayGatewayError) throw err
       const failure = networkError(err as NodeJS.ErrnoException)
       if (failure.sent || last) throw failure
     }
@@ -131,7 +146,7 @@ export class QorePayClient {
     return this.#call(call, attempt + 1)
   }
 
-  async #send (call: Call): Promise<{ statusCode: number, headers: Record<string, string | string[] | undefined>, text: string }> {
+  async #send (call: Call<TSchema>): Promise<{ statusCode: number, headers: Record<string, string | string[] | undefined>, text: string }> {
     const url = new URL(call.url)
     const headers: Record<string, string> = { accept: 'application/json' }
     let body: string | undefined
@@ -148,20 +163,8 @@ export class QorePayClient {
   }
 }
 
-/**
- * Whether the gateway may have acted on a call that failed: it was sent and
- * no definite answer came back (a timeout, a reset, a 5xx). A 4xx is the
- * gateway saying it did not.
- */
-export function outcomeUnknown (err: GatewayCallError): boolean {
-  return err.sent && (err.gatewayStatus === undefined || err.gatewayStatus >= 500)
-}
-
-function isStatusAnswer (body: unknown): boolean {
-  return typeof body === 'object' && body !== null && typeof (body as { status?: unknown }).status === 'string'
-}
-
-function parseJson (text: string): unknown {
+/** An answer's body as JSON; `undefined` when it is none (HTML, empty), which no wire schema admits. */
+function parseAnswer (text: string): unknown {
   try {
     return JSON.parse(text)
   } catch {
@@ -169,63 +172,22 @@ function parseJson (text: string): unknown {
   }
 }
 
-function isGatewayCallError (err: unknown): err is GatewayCallError {
-  return typeof (err as GatewayCallError | null)?.sent === 'boolean'
-}
-
-/** The gateway's own words: `__all__` first, else the first field's first message. */
-export function gatewayMessage (body: unknown): { message: string, code?: string } | undefined {
-  if (typeof body !== 'object' || body === null) return undefined
-  const record = body as Record<string, unknown>
-  if (typeof record.message === 'string') return { message: record.message, code: typeof record.code === 'string' ? record.code : undefined }
-  const key = '__all__' in record ? '__all__' : Object.keys(record)[0]
-  if (key === undefined) return undefined
-  const value = record[key]
-  const item = Array.isArray(value) ? value[0] as { message?: unknown, code?: unknown } | undefined : undefined
-  if (item === undefined) return typeof value === 'object' ? prefixed(key, gatewayMessage(value)) : undefined
-  const message = typeof item.message === 'string' ? item.message : 'error'
-  const code = typeof item.code === 'string' ? item.code : undefined
-  return key === '__all__' ? { message, code } : { message: `${key}: ${message}`, code }
-}
-
-function prefixed (key: string, inner: { message: string, code?: string } | undefined): { message: string, code?: string } | undefined {
-  return inner === undefined ? undefined : { ...inner, message: `${key}.${inner.message}` }
-}
-
-function httpError (statusCode: number, body: unknown): GatewayCallError {
+function httpError (statusCode: number, body: unknown): QorePayGatewayError {
   const said = gatewayMessage(body)
   const text = said?.message ?? `HTTP ${statusCode}`
-  const err = (statusCode === 401 || statusCode === 403
-    ? new QorePayAuthError(text)
-    : new QorePayGatewayError(`HTTP ${statusCode}: ${text}`)) as GatewayCallError
-  err.sent = true
-  err.gatewayStatus = statusCode
-  err.gatewayCode = said?.code
-  return err
+  const auth = statusCode === 401 || statusCode === 403
+  return new QorePayGatewayError({
+    kind: auth ? 'auth' : 'gateway',
+    detail: auth ? text : `HTTP ${statusCode}: ${text}`,
+    sent: true,
+    gatewayStatus: statusCode,
+    gatewayCode: said?.code
+  })
 }
 
-function networkError (cause: NodeJS.ErrnoException): GatewayCallError {
+function networkError (cause: NodeJS.ErrnoException): QorePayGatewayError {
   // Every error undici and node:net raise carries a code; this only guards a future one that does not.
   /* c8 ignore next */
   const code = cause.code ?? 'UNKNOWN'
-  const err = (TIMEOUTS.has(code)
-    ? new QorePayTimeoutError(code)
-    : new QorePayUnavailableError(code)) as GatewayCallError
-  err.sent = !NOT_SENT.has(code)
-  err.gatewayCode = code
-  return err
-}
-
-function backoff (attempt: number): number {
-  const ceiling = Math.min(1_000, 50 * 2 ** attempt)
-  return ceiling / 2 + Math.random() * ceiling / 2
-}
-
-function retryAfterMs (header: string | string[] | undefined): number | undefined {
-  // Absent, or sent twice (an array): no usable hint, the backoff decides.
-  if (typeof header !== 'string') return undefined
-  const seconds = Number(header)
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(header)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+  return new QorePayGatewayError({ kind: isTimeout(code) ? 'timeout' : 'unavailable', detail: code, sent: !neverSent(code), gatewayCode: code })
 }

@@ -1,10 +1,13 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { FastifyBaseLogger } from 'fastify'
 import type { Purchase, PurchaseStatus } from '../wire/purchase.js'
 import type { S2SStatus } from '../wire/s2s-status.js'
 import type { EventSource, OutcomeEvent } from '../events.js'
-import type { QorePayClient } from '../gateway/client.js'
-import { gatewayMessage } from '../gateway/client.js'
+import { gatewayMessage } from '../gateway/gateway-message.js'
+
+/**
+ * What the gateway's answers say about a card payment: pure functions from a
+ * status (of a purchase, of a card post or callback answer) to an outcome,
+ * and from an outcome to the event the hooks get. No I/O here.
+ */
 
 /** A final answer of the gateway, however it was learnt. */
 export type Outcome =
@@ -41,24 +44,6 @@ export function outcomeOfAnswer (answer: Exclude<S2SStatus, { status: '3DS_requi
   if (answer.status !== 'error') return { status: answer.status }
   const said = gatewayMessage(answer)
   return { status: 'error', code: said?.code ?? 'declined', message: said?.message ?? 'The payment was declined' }
-}
-
-/**
- * After a card post or callback whose answer was lost: ask the gateway what
- * happened instead of sending it again. A few spaced tries, since the gateway
- * may still be processing; `undefined` when it still is not decided.
- */
-export async function lookupOutcome (client: QorePayClient, purchaseId: string, attempts: number, log: FastifyBaseLogger): Promise<Outcome | undefined> {
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      const outcome = outcomeOfPurchase(await client.getPurchase(purchaseId))
-      if (outcome !== undefined) return outcome
-    } catch (err) {
-      log.warn({ err, purchaseId }, `qorepay: looking up purchase ${purchaseId} failed`)
-    }
-    if (attempt < attempts) await sleep(200 * attempt)
-  }
-  return undefined
 }
 
 export function toOutcomeEvent (outcome: Outcome, base: { purchaseId: string, source: EventSource, reference?: string, maskedPan?: string }): OutcomeEvent {

@@ -103,6 +103,20 @@ export class OutcomeReporter {
         return false
       })
   }
+
+  /**
+   * Reports an outcome on a path where the payer already has their answer:
+   * a failing store or hook is logged with the purchase id, and a webhook,
+   * the callback or reconciliation reports it later.
+   */
+  async reportQuietly (event: OutcomeEvent, request: FastifyRequest): Promise<ReportResult | undefined> {
+    try {
+      return await this.report(event, request)
+    } catch (err) {
+      request.log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; the webhook will`)
+      return undefined
+    }
+  }
 }
 
 function markerKey (purchaseId: string, status: OutcomeStatus): string {

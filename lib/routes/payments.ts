@@ -7,12 +7,10 @@ import { PurchaseInputSchema } from '../payment/purchase-input.js'
 import { QorePayConfigError, QorePayGatewayError } from '../errors.js'
 import { callHook } from '../outcome/reporter.js'
 import { idempotent } from '../payment/idempotency.js'
+import { settle } from '../payment/settle.js'
 import { redactingSerializers } from './log-redaction.js'
 import { newSessionToken, sessionKey } from '../three-ds/session.js'
 import { isWebUrl } from '../wire/web-url.js'
-import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from '../outcome/mapping.js'
-import { outcomeUnknown, type GatewayCallError } from '../gateway/client.js'
-import type { S2SStatus } from '../wire/s2s-status.js'
 import type { ThreeDSSession } from '../three-ds/session.js'
 import type { QorePayContext } from '../context.js'
 
@@ -23,13 +21,15 @@ export const PaymentAnswerSchema = Type.Union([
 ])
 export type PaymentAnswer = Static<typeof PaymentAnswerSchema>
 
-interface Answer { statusCode: 200 | 202 | 402, body: PaymentAnswer }
+/** What `POST /payments` replies (and an Idempotency-Key replays). */
+interface PaymentReply { statusCode: 200 | 202 | 402, body: PaymentAnswer }
 
 const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
 
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
 export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
-  const { opts, client, store, reportQuietly } = ctx
+  const { opts, client, store, outcomes } = ctx
+  const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
   const idempotency = { store, secret: opts.apiKey, scope: `${opts.brandId}${opts.prefix}`, ttlMs: 24 * 3600_000 }
 
   scope.post<{ Body: PaymentBody }>('/payments', {
@@ -42,7 +42,7 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     return reply.code(answer.statusCode).send(answer.body)
   })
 
-  async function pay (request: FastifyRequest<{ Body: PaymentBody }>): Promise<Answer> {
+  async function pay (request: FastifyRequest<{ Body: PaymentBody }>): Promise<PaymentReply> {
     const card = toCardPost(request.body, request)
     const input = await opts.purchase(request)
     if (!purchaseInput.Check(input)) {
@@ -57,28 +57,25 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
       failure_redirect: opts.failureRedirect,
       success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
     })
-    if (!isWebUrl(purchase.direct_post_url)) throw new QorePayGatewayError(`purchase ${purchase.id} has no usable direct_post_url`)
-    const base = { purchaseId: purchase.id, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
+    const directPostUrl = purchase.direct_post_url
+    if (!isWebUrl(directPostUrl)) throw unusable(`purchase ${purchase.id} has no usable direct_post_url`)
+    const event = { purchaseId: purchase.id, source: 'direct' as const, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
 
-    let answer: S2SStatus
-    try {
-      answer = await client.postCard(purchase.direct_post_url, card)
-    } catch (err) {
-      if (!outcomeUnknown(err as GatewayCallError)) throw err
-      // The card may have been charged: never post it again, ask instead.
-      request.log.warn({ err, purchaseId: purchase.id }, `qorepay: card post for purchase ${purchase.id} has an unknown outcome; looking it up`)
-      const outcome = await lookupOutcome(client, purchase.id, opts.lookupAttempts, request.log)
-      if (outcome === undefined) return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
-      return settle(request, outcome, base)
+    const settled = await settle(settling, { step: 'direct_post', send: () => client.postCard(directPostUrl, card), event }, request)
+    if (settled.kind === 'pending') return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
+    if (settled.kind === 'outcome') {
+      const { outcome } = settled
+      if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: purchase.id, message: outcome.message } }
+      return { statusCode: 200, body: { status: outcome.status, purchase_id: purchase.id } }
     }
 
-    if (answer.status !== '3DS_required') return settle(request, outcomeOfAnswer(answer), base)
+    const { answer } = settled
     // The payer's browser is sent to the ACS: only a web URL, whatever the gateway says.
-    if (!isWebUrl(answer.URL) || !isWebUrl(answer.callback_url)) throw new QorePayGatewayError(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
-
+    if (!isWebUrl(answer.URL) || !isWebUrl(answer.callback_url)) throw unusable(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
     const token = newSessionToken()
+    const { source, ...known } = event
     const session: ThreeDSSession = {
-      ...base,
+      ...known,
       callbackUrl: answer.callback_url,
       acsUrl: answer.URL,
       method: answer.Method,
@@ -88,13 +85,12 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     }
     await store.set(sessionKey(token), session, opts.sessionTtl * 1000)
     const redirectUrl = `${opts.publicUrl}${opts.prefix}/3ds/${token}`
-    await callHook('on3DSRequired', opts.on3DSRequired, { ...base, status: '3DS_required', source: 'direct', redirectUrl }, request, request.log)
+    await callHook('on3DSRequired', opts.on3DSRequired, { ...known, status: '3DS_required', source, redirectUrl }, request, request.log)
     return { statusCode: 200, body: { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl } }
   }
+}
 
-  async function settle (request: FastifyRequest, outcome: Outcome, base: { purchaseId: string, reference?: string, maskedPan?: string }): Promise<Answer> {
-    await reportQuietly(toOutcomeEvent(outcome, { ...base, source: 'direct' }), request)
-    if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: base.purchaseId, message: outcome.message } }
-    return { statusCode: 200, body: { status: outcome.status, purchase_id: base.purchaseId } }
-  }
+/** A checked answer that still cannot be used: the gateway answered, nothing further was sent. */
+function unusable (detail: string): QorePayGatewayError {
+  return new QorePayGatewayError({ kind: 'gateway', detail, sent: true })
 }

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { contentSecurityPolicy, renderExpiredPage, renderRedirectPage } from '../three-ds/page.js'
 import { type ThreeDSSession } from '../three-ds/session.js'
 import { isSessionToken, sessionKey } from '../three-ds/session.js'
-import { lookupOutcome, outcomeOfAnswer, toOutcomeEvent, type Outcome } from '../outcome/mapping.js'
-import type { GatewayCallError } from '../gateway/client.js'
+import { settle, type Settled } from '../payment/settle.js'
+import type { QorePayGatewayError } from '../gateway/gateway-error.js'
 import type { QorePayContext } from '../context.js'
 import { redactingSerializers } from './log-redaction.js'
 import { randomToken } from '../three-ds/random-token.js'
@@ -13,7 +13,8 @@ interface TermUrlBody { MD?: unknown, PaRes?: unknown }
 
 /** `GET {prefix}/3ds/:token` (Step 4) and the TermUrl `POST {prefix}/3ds/:token/return` (Step 5). */
 export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): void {
-  const { opts, client, store, reportQuietly } = ctx
+  const { opts, client, store, outcomes } = ctx
+  const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
 
   scope.get<{ Params: TokenParams }>('/3ds/:token', { logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
@@ -36,33 +37,26 @@ export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
     if (session === undefined) return redirect(reply, opts.failureRedirect)
 
     const body = request.body ?? {}
+    const event = { purchaseId: session.purchaseId, source: '3ds' as const, reference: session.reference, maskedPan: session.maskedPan }
     const fields = {
       MD: typeof body.MD === 'string' ? body.MD : session.md,
       PaRes: typeof body.PaRes === 'string' ? body.PaRes : ''
     }
-    let outcome: Outcome | undefined
+    let settled: Settled
     try {
-      const answer = await client.completeThreeDS(session.callbackUrl, fields)
-      // A second 3DS round is not part of the S2S flow; treat it as a failure to authenticate.
-      outcome = answer.status === '3DS_required'
-        ? { status: 'error', code: '3ds_failed', message: '3-D Secure did not complete' }
-        : outcomeOfAnswer(answer)
+      settled = await settle(settling, { step: 'callback', send: () => client.completeThreeDS(session.callbackUrl, fields), event }, request)
     } catch (err) {
-      if (!(err as GatewayCallError).sent) {
-        // Never reached the gateway: put the session back so the payer's retry can finish.
+      // Only a callback proven never sent may be tried again: put the session back for the payer's retry.
+      // Anything that may have reached the gateway keeps the session taken, so it is never sent twice.
+      if ((err as QorePayGatewayError).sent === false) {
         const ttl = session.expiresAt - Date.now()
         if (ttl > 0) await store.set(sessionKey(token), session, ttl)
-        throw err
       }
-      request.log.warn({ err, purchaseId: session.purchaseId }, `qorepay: 3DS callback for purchase ${session.purchaseId} has an unknown outcome; looking it up`)
-      outcome = await lookupOutcome(client, session.purchaseId, opts.lookupAttempts, request.log)
+      throw err
     }
-    if (outcome === undefined) {
-      // Still undecided at the gateway: the webhook will report it; the payer lands on the failure page for now.
-      return redirect(reply, opts.failureRedirect, session.purchaseId)
-    }
-    await reportQuietly(toOutcomeEvent(outcome, { purchaseId: session.purchaseId, source: '3ds', reference: session.reference, maskedPan: session.maskedPan }), request)
-    return redirect(reply, outcome.status === 'error' ? opts.failureRedirect : opts.successRedirect, session.purchaseId)
+    // Still undecided at the gateway: the webhook or reconciliation reports it; the payer lands on the failure page for now.
+    if (settled.kind !== 'outcome') return redirect(reply, opts.failureRedirect, session.purchaseId)
+    return redirect(reply, settled.outcome.status === 'error' ? opts.failureRedirect : opts.successRedirect, session.purchaseId)
   })
 
   function termUrl (token: string): string {

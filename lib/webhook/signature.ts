@@ -108,7 +108,7 @@ export class CompanyKey {
     this.#fetching ??= (async () => {
       try {
         const key = parseRsaKey(await this.#fetch())
-        if (key === undefined) throw new QorePayGatewayError('GET public_key/ did not answer an RSA public key in PEM format')
+        if (key === undefined) throw new QorePayGatewayError({ kind: 'gateway', detail: 'GET public_key/ did not answer an RSA public key in PEM format', sent: true, gatewayStatus: 200 })
         this.#key = key
         return key
       } finally {

@@ -9,8 +9,8 @@ export const S2SThreeDSRequired = Type.Object({
   status: Type.Literal('3DS_required'),
   Method: Type.Union([Type.Literal('POST'), Type.Literal('GET')]),
   PaReq: Type.String(),
-  /** May be empty; send it back as it came. */
-  MD: Type.String(),
+  /** May be empty or absent; send it back as it came (absent: empty). */
+  MD: Type.Optional(Type.String()),
   /** The issuer's ACS. */
   URL: Type.String(),
   callback_url: Type.String()

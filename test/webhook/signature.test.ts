@@ -118,7 +118,8 @@ test('CompanyKey: a failed fetch is not cached; its error reaches the caller', a
   const key = new CompanyKey(() => gw.client.publicKey())
   gw.sim.inject({ route: 'public_key', kind: 'status', status: 503 })
   await t.rejects(key.check(BODY, signed(BODY, A.privateKey)), { code: 'FST_QOREPAY_GATEWAY' })
-  gw.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { pem: 'no' } })
+  // A JSON string (what the wire schema admits) that is no PEM.
+  gw.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: '"no"' })
   await t.rejects(key.check(BODY, signed(BODY, A.privateKey)), { code: 'FST_QOREPAY_GATEWAY', message: /did not answer an RSA public key/ })
   // Now the simulator's own company key: a signature by another key is a mismatch after one refetch.
   t.equal(await key.check(BODY, signed(BODY, A.privateKey)), 'mismatch')
