@@ -17,6 +17,37 @@ export function assertTtl (ttlMs: unknown): asserts ttlMs is number {
   }
 }
 
+export function assertQueueName (queue: unknown): asserts queue is string {
+  if (typeof queue !== 'string' || queue.length === 0) {
+    throw new TypeError(`SessionStore queue must be a non-empty string, got ${describe(queue)}`)
+  }
+}
+
+export function assertMember (member: unknown): asserts member is string {
+  if (typeof member !== 'string' || member.length === 0) {
+    throw new TypeError(`SessionStore queue member must be a non-empty string, got ${describe(member)}`)
+  }
+}
+
+/** An instant in epoch milliseconds: `dueAt` and `now`. */
+export function assertInstant (name: string, at: unknown): asserts at is number {
+  if (typeof at !== 'number' || !Number.isFinite(at)) {
+    throw new TypeError(`SessionStore ${name} must be a finite number of epoch milliseconds, got ${describe(at)}`)
+  }
+}
+
+export function assertLimit (limit: unknown): asserts limit is number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new TypeError(`SessionStore limit must be a positive integer, got ${describe(limit)}`)
+  }
+}
+
+export function assertLease (leaseMs: unknown): asserts leaseMs is number {
+  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new TypeError(`SessionStore leaseMs must be a positive finite number of milliseconds, got ${describe(leaseMs)}`)
+  }
+}
+
 /** The JSON text of `value`; JSON.stringify itself throws a TypeError on cycles and BigInt. */
 export function encodeValue (value: unknown): string {
   const json = JSON.stringify(value)

@@ -1,5 +1,6 @@
 import type { SessionStore } from './session-store.js'
-import { assertKey, assertTtl, encodeValue } from './arguments.js'
+import { assertInstant, assertKey, assertLease, assertLimit, assertMember, assertQueueName, assertTtl, encodeValue } from './arguments.js'
+import { TimeHeap } from './time-heap.js'
 
 export interface MemoryStoreOptions {
   /** Most entries held at once. When full, expired entries go first, then the oldest insertion. Default 1_000_000. */
@@ -15,67 +16,27 @@ class Entry {
     readonly key: string,
     /** JSON text: a fraction of the heap an object graph takes, and a copy no caller can mutate. */
     readonly json: string,
-    /** On the monotonic clock of `performance.now()`, so wall-clock jumps neither expire nor revive entries. */
-    readonly expiresAt: number
+    /**
+     * When it expires, on the monotonic clock of `performance.now()`, so
+     * wall-clock jumps neither expire nor revive entries.
+     */
+    readonly at: number
   ) {}
 }
 
-/** A binary min-heap of entries by expiry: the next one to expire is always at the root. */
-class ExpiryHeap {
-  readonly #items: Entry[] = []
+class QueueMember {
+  index = -1
+  constructor (
+    readonly member: string,
+    /** When it is due, in epoch milliseconds as the caller gives them. */
+    public at: number
+  ) {}
+}
 
-  peek (): Entry | undefined {
-    return this.#items[0]
-  }
-
-  push (entry: Entry): void {
-    this.#items.push(entry)
-    this.#up(entry, this.#items.length - 1)
-  }
-
-  remove (entry: Entry): void {
-    const last = this.#items.pop() as Entry
-    if (last !== entry) {
-      // The last entry fills the hole, then moves whichever way restores the order.
-      this.#down(last, entry.index)
-      this.#up(last, last.index)
-    }
-  }
-
-  clear (): void {
-    this.#items.length = 0
-  }
-
-  #up (entry: Entry, index: number): void {
-    const items = this.#items
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1
-      const parent = items[parentIndex]
-      if (parent.expiresAt <= entry.expiresAt) break
-      items[index] = parent
-      parent.index = index
-      index = parentIndex
-    }
-    items[index] = entry
-    entry.index = index
-  }
-
-  #down (entry: Entry, index: number): void {
-    const items = this.#items
-    const length = items.length
-    for (;;) {
-      let childIndex = 2 * index + 1
-      if (childIndex >= length) break
-      if (childIndex + 1 < length && items[childIndex + 1].expiresAt < items[childIndex].expiresAt) childIndex++
-      const child = items[childIndex]
-      if (child.expiresAt >= entry.expiresAt) break
-      items[index] = child
-      child.index = index
-      index = childIndex
-    }
-    items[index] = entry
-    entry.index = index
-  }
+/** One due-queue: members by name, and by due time for `due`. */
+class Queue {
+  readonly members = new Map<string, QueueMember>()
+  readonly byDueTime = new TimeHeap<QueueMember>()
 }
 
 /**
@@ -94,13 +55,15 @@ function flatten (json: string): string {
  * `take` are atomic within the process. Several processes need a shared store
  * such as `RedisStore`.
  *
- * Every operation is O(log n): entries sit in a Map (insertion order, for
- * eviction) and in a heap by expiry (for sweeping), never scanned whole.
+ * Every operation is O(log n) (`due`: per member it answers): entries sit in
+ * a Map (insertion order, for eviction) and in a heap by expiry (for
+ * sweeping), queue members in a Map and a heap by due time, never scanned whole.
  */
 export class MemoryStore implements SessionStore {
   readonly maxEntries: number
   readonly #entries = new Map<string, Entry>()
-  readonly #expiries = new ExpiryHeap()
+  readonly #expiries = new TimeHeap<Entry>()
+  readonly #queues = new Map<string, Queue>()
   readonly #timer: NodeJS.Timeout
 
   constructor (opts: MemoryStoreOptions = {}) {
@@ -167,18 +130,71 @@ export class MemoryStore implements SessionStore {
     if (entry !== undefined) this.#remove(entry)
   }
 
+  async schedule (queue: string, member: string, dueAt: number): Promise<void> {
+    assertQueueName(queue)
+    assertMember(member)
+    assertInstant('dueAt', dueAt)
+    let q = this.#queues.get(queue)
+    if (q === undefined) {
+      q = new Queue()
+      this.#queues.set(queue, q)
+    }
+    const queued = q.members.get(member)
+    if (queued === undefined) {
+      const added = new QueueMember(member, dueAt)
+      q.members.set(member, added)
+      q.byDueTime.push(added)
+    } else {
+      q.byDueTime.remove(queued)
+      queued.at = dueAt
+      q.byDueTime.push(queued)
+    }
+  }
+
+  async due (queue: string, now: number, limit: number, leaseMs: number): Promise<string[]> {
+    assertQueueName(queue)
+    assertInstant('now', now)
+    assertLimit(limit)
+    assertLease(leaseMs)
+    const q = this.#queues.get(queue)
+    if (q === undefined) return []
+    // Taken out first and put back after, so a member leased here cannot come round again in this call.
+    const leased: QueueMember[] = []
+    for (let next = q.byDueTime.peek(); next !== undefined && next.at <= now && leased.length < limit; next = q.byDueTime.peek()) {
+      q.byDueTime.remove(next)
+      leased.push(next)
+    }
+    for (const member of leased) {
+      member.at = now + leaseMs
+      q.byDueTime.push(member)
+    }
+    return leased.map((m) => m.member)
+  }
+
+  async unschedule (queue: string, member: string): Promise<void> {
+    assertQueueName(queue)
+    assertMember(member)
+    const q = this.#queues.get(queue)
+    const queued = q?.members.get(member)
+    if (q === undefined || queued === undefined) return
+    q.members.delete(member)
+    q.byDueTime.remove(queued)
+    if (q.members.size === 0) this.#queues.delete(queue)
+  }
+
   /** Stops the periodic sweep and drops every entry. The plugin calls it on close when it created the store. */
   close (): void {
     clearInterval(this.#timer)
     this.#entries.clear()
     this.#expiries.clear()
+    this.#queues.clear()
   }
 
   /** The entry under `key` unless it expired; an expired one is removed on the way. */
   #live (key: string, now: number): Entry | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
-    if (entry.expiresAt <= now) {
+    if (entry.at <= now) {
       this.#remove(entry)
       return undefined
     }
@@ -204,7 +220,7 @@ export class MemoryStore implements SessionStore {
   }
 
   #sweep (now: number): void {
-    for (let next = this.#expiries.peek(); next !== undefined && next.expiresAt <= now; next = this.#expiries.peek()) {
+    for (let next = this.#expiries.peek(); next !== undefined && next.at <= now; next = this.#expiries.peek()) {
       this.#remove(next)
     }
   }

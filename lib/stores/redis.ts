@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis'
 import type { SessionStore } from './session-store.js'
-import { assertKey, assertTtl, encodeValue } from './arguments.js'
+import { createHash } from 'node:crypto'
+import { assertInstant, assertKey, assertLease, assertLimit, assertMember, assertQueueName, assertTtl, encodeValue } from './arguments.js'
 
 export type { SessionStore } from './session-store.js'
 
@@ -15,10 +16,25 @@ export interface RedisStoreOptions {
 const TAKE_SCRIPT = "local value = redis.call('GET', KEYS[1]) if value then redis.call('DEL', KEYS[1]) end return value"
 
 /**
+ * `due` in one atomic step: the earliest members at or before `now`
+ * (ARGV[1]), at most ARGV[2] of them, each moved to ARGV[3] (now + lease).
+ * One ZADD per member: unpack() of thousands of arguments overflows Lua's stack.
+ */
+const DUE_SCRIPT = [
+  "local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])",
+  "for _, member in ipairs(members) do redis.call('ZADD', KEYS[1], ARGV[3], member) end",
+  'return members'
+].join('\n')
+const DUE_SHA = createHash('sha1').update(DUE_SCRIPT).digest('hex')
+
+/**
  * A store shared by every instance that talks to one Redis: `claim` is
  * `SET NX PX` and `take` is `GETDEL`, both atomic on the server. Values are
  * JSON text; TTLs are in milliseconds, rounded up to whole ones. Client errors
  * (Redis down, timeouts) reject the call unchanged.
+ *
+ * A due-queue is one sorted set (`<prefix>queue:<name>`, scored by due time),
+ * so on a Redis Cluster it lives on one slot and `due` is one script there.
  */
 export class RedisStore implements SessionStore {
   readonly prefix: string
@@ -72,6 +88,38 @@ export class RedisStore implements SessionStore {
   async delete (key: string): Promise<void> {
     assertKey(key)
     await this.#client.del(this.prefix + key)
+  }
+
+  async schedule (queue: string, member: string, dueAt: number): Promise<void> {
+    assertQueueName(queue)
+    assertMember(member)
+    assertInstant('dueAt', dueAt)
+    await this.#client.zadd(this.#queueKey(queue), dueAt, member)
+  }
+
+  async due (queue: string, now: number, limit: number, leaseMs: number): Promise<string[]> {
+    assertQueueName(queue)
+    assertInstant('now', now)
+    assertLimit(limit)
+    assertLease(leaseMs)
+    const args = [1, this.#queueKey(queue), now, limit, now + leaseMs] as const
+    try {
+      return await this.#client.evalsha(DUE_SHA, ...args) as string[]
+    } catch (err) {
+      // A server (or cluster node) that has not seen the script yet: EVAL runs it and caches it there.
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err
+      return await this.#client.eval(DUE_SCRIPT, ...args) as string[]
+    }
+  }
+
+  async unschedule (queue: string, member: string): Promise<void> {
+    assertQueueName(queue)
+    assertMember(member)
+    await this.#client.zrem(this.#queueKey(queue), member)
+  }
+
+  #queueKey (queue: string): string {
+    return `${this.prefix}queue:${queue}`
   }
 }
 

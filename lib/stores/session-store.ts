@@ -7,6 +7,10 @@ import { QorePayStoreError } from '../errors.js'
  *
  * `claim` and `take` must be atomic, also across processes sharing the store:
  * they are what makes the TermUrl single-use and the outcome hooks fire once.
+ *
+ * `schedule`, `due` and `unschedule` are the due-queue reconciliation runs on.
+ * They are optional only so that a store without them can still serve a shop
+ * that registers with `reconcile: false`; every bundled store has them.
  */
 export interface SessionStore {
   /** The value under `key`, or `undefined` when absent or expired. */
@@ -19,20 +23,54 @@ export interface SessionStore {
   take (key: string): Promise<unknown | undefined>
   /** Removes `key`; absent keys are not an error. */
   delete (key: string): Promise<void>
+  /** Adds `member` to `queue`, due at `dueAt` (epoch ms), or moves it there when already queued. */
+  schedule? (queue: string, member: string, dueAt: number): Promise<void>
+  /**
+   * In one atomic step: up to `limit` members of `queue` whose due time is at
+   * or before `now`, earliest first, each moved to `now + leaseMs`, so two
+   * callers at once (on any instance) never get the same member.
+   */
+  due? (queue: string, now: number, limit: number, leaseMs: number): Promise<string[]>
+  /** Removes `member` from `queue`; an absent member is not an error. */
+  unschedule? (queue: string, member: string): Promise<void>
 }
+
+/** The due-queue methods, by name: what `missingQueueMethods` checks for. */
+export const QUEUE_METHODS = ['schedule', 'due', 'unschedule'] as const
+
+/** A store that has the whole due-queue. */
+export type QueueStore = SessionStore & Required<Pick<SessionStore, typeof QUEUE_METHODS[number]>>
+
+/** The due-queue methods `store` lacks, in the order of `QUEUE_METHODS`; empty when it has them all. */
+export function missingQueueMethods (store: SessionStore): Array<typeof QUEUE_METHODS[number]> {
+  return QUEUE_METHODS.filter((method) => typeof store[method] !== 'function')
+}
+
+/** Whether `store` has every due-queue method, so reconciliation can run on it. */
+export function hasQueue (store: SessionStore): store is QueueStore {
+  return missingQueueMethods(store).length === 0
+}
+
+type StoreMethod = keyof SessionStore
 
 /**
  * The plugin's view of the host's store: any failure (Redis down, timeout)
  * becomes FST_QOREPAY_STORE_UNAVAILABLE (503), so every route answers it the
- * same clear way and nothing half-done is reported as done.
+ * same clear way and nothing half-done is reported as done. Queue methods are
+ * guarded where the store has them and stay absent where it has not, so
+ * `hasQueue` answers the same for the guard as for the store.
  */
 export function guardStore (store: SessionStore): SessionStore {
-  const guard = <M extends keyof SessionStore>(method: M) => async (...args: Parameters<SessionStore[M]>): Promise<Awaited<ReturnType<SessionStore[M]>>> => {
+  const guard = (method: StoreMethod) => async (...args: unknown[]): Promise<never> => {
     try {
-      return await (store[method] as (...a: unknown[]) => Promise<Awaited<ReturnType<SessionStore[M]>>>)(...args)
+      return await (store[method] as (...a: unknown[]) => Promise<never>).apply(store, args)
     } catch (err) {
       throw new QorePayStoreError((err as Error).message, { cause: err })
     }
   }
-  return { get: guard('get'), set: guard('set'), claim: guard('claim'), take: guard('take'), delete: guard('delete') }
+  const guarded: SessionStore = { get: guard('get'), set: guard('set'), claim: guard('claim'), take: guard('take'), delete: guard('delete') }
+  for (const method of QUEUE_METHODS) {
+    if (typeof store[method] === 'function') guarded[method] = guard(method)
+  }
+  return guarded
 }

@@ -290,3 +290,31 @@ async function present (store: MemoryStore, keys: string[]): Promise<string[]> {
   for (const key of keys) if (await store.get(key) !== undefined) found.push(key)
   return found
 }
+
+test('queue: validates its arguments, and close() drops every queue', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  for (const call of [() => store.schedule('', 'm', 1), () => store.due('', 1, 1, 1), () => store.unschedule('', 'm')]) {
+    await t.rejects(call(), { name: 'TypeError', message: /queue must be a non-empty string, got an empty string/ })
+  }
+  await t.rejects(store.schedule('q', 5 as never, 1), { name: 'TypeError', message: /member must be a non-empty string, got 5/ })
+  await t.rejects(store.unschedule('q', ''), TypeError)
+  for (const at of [Number.NaN, Infinity, '1', undefined]) {
+    await t.rejects(store.schedule('q', 'm', at as number), { name: 'TypeError', message: /dueAt must be a finite number of epoch milliseconds/ }, String(at))
+    await t.rejects(store.due('q', at as number, 1, 1), { name: 'TypeError', message: /now must be a finite number/ }, String(at))
+  }
+  for (const limit of [0, -1, 1.5, Number.NaN, '10']) {
+    await t.rejects(store.due('q', 1, limit as number, 1), { name: 'TypeError', message: /limit must be a positive integer/ }, String(limit))
+  }
+  for (const lease of [0, -1, Number.NaN, Infinity]) {
+    await t.rejects(store.due('q', 1, 1, lease), { name: 'TypeError', message: /leaseMs must be a positive finite number/ }, String(lease))
+  }
+  await store.schedule('q', 'm', 1)
+  await store.unschedule('q', 'm')
+  await store.schedule('q', 'm', 1)
+  await store.schedule('other', 'm', 1)
+  t.same(await store.due('q', 1, 1, 1), ['m'], 'a queue emptied and refilled works as new')
+  store.close()
+  t.same(await store.due('q', 10, 10, 1), [], 'close() dropped the queues')
+  t.same(await store.due('other', 10, 10, 1), [])
+})

@@ -4,6 +4,7 @@ import { test } from 'tap'
 import { Redis } from 'ioredis'
 import type { StoreFactory } from '../../lib/stores/conformance.js'
 import { redisSkip, redisTestOptions } from '../helpers/redis.js'
+import { startRedisServer } from '../helpers/redis-server.js'
 
 const skip = await redisSkip()
 
@@ -106,6 +107,46 @@ test('RedisStore', { skip }, async (t) => {
     t.equal(calls.getdel, 2)
   })
 
+  t.test('a due-queue is one sorted set under <prefix>queue:, scored by due time', async (t) => {
+    const prefix = freshPrefix()
+    t.teardown(() => deleteKeys(prefix))
+    const store = new RedisStore({ client, prefix })
+    await store.schedule('reconcile', 'p-1', 1_000)
+    await store.schedule('reconcile', 'p-2', 2_000.5)
+    t.same(await client.keys(`${prefix}*`), [`${prefix}queue:reconcile`], 'one key per queue')
+    t.same(await client.zrange(`${prefix}queue:reconcile`, 0, -1, 'WITHSCORES'), ['p-1', '1000', 'p-2', '2000.5'])
+    t.same(await store.due('reconcile', 5_000, 10, 500), ['p-1', 'p-2'])
+    t.same(await client.zrange(`${prefix}queue:reconcile`, 0, -1, 'WITHSCORES'), ['p-1', '5500', 'p-2', '5500'], 'leased to now + leaseMs')
+    await store.unschedule('reconcile', 'p-1')
+    await store.unschedule('reconcile', 'p-2')
+    t.equal(await client.exists(`${prefix}queue:reconcile`), 0, 'an emptied queue leaves no key')
+  })
+
+  t.test('due loads its script on a server that has not seen it', async (t) => {
+    // A fresh server of our own: its script cache is empty, so EVALSHA answers NOSCRIPT first.
+    const server = await startRedisServer()
+    t.teardown(() => server.stop())
+    const fresh = new Redis(redisTestOptions({ port: server.port }))
+    t.teardown(() => fresh.quit())
+    const store = new RedisStore({ client: fresh, prefix: freshPrefix() })
+    const cachedScripts = async (): Promise<string | undefined> => /number_of_cached_scripts:(\d+)/.exec(await fresh.info('memory'))?.[1]
+    t.equal(await cachedScripts(), '0', 'no script cached before')
+    await store.schedule('q', 'm', 1)
+    t.same(await store.due('q', 1, 1, 1000), ['m'], 'answered through EVAL')
+    t.equal(await cachedScripts(), '1', 'the script is cached after')
+    t.same(await store.due('q', 1001, 1, 1000), ['m'], 'answered through EVALSHA')
+    t.equal(await cachedScripts(), '1')
+  })
+
+  t.test('due passes on errors other than NOSCRIPT', async (t) => {
+    const prefix = freshPrefix()
+    t.teardown(() => deleteKeys(prefix))
+    const store = new RedisStore({ client, prefix })
+    await store.due('warm', 1, 1, 1)
+    await client.set(`${prefix}queue:q`, 'not a sorted set')
+    await t.rejects(store.due('q', 1, 1, 1), /WRONGTYPE/)
+  })
+
   t.test('keys are namespaced by the prefix', async (t) => {
     const key = randomUUID()
     t.teardown(() => client.del(`qorepay:${key}`))
@@ -168,6 +209,9 @@ test('RedisStore', { skip }, async (t) => {
     await t.rejects(store.claim('k', 1, 1000), offline)
     await t.rejects(store.take('k'), offline)
     await t.rejects(store.delete('k'), offline)
+    await t.rejects(store.schedule('q', 'm', 1), offline)
+    await t.rejects(store.due('q', 1, 1, 1), offline)
+    await t.rejects(store.unschedule('q', 'm'), offline)
   })
 
   t.test('validates its options and arguments', async (t) => {
@@ -181,5 +225,13 @@ test('RedisStore', { skip }, async (t) => {
     await t.rejects(store.claim('k', undefined, 1000), TypeError)
     await t.rejects(store.take(5 as never), TypeError)
     await t.rejects(store.delete(null as never), TypeError)
+    await t.rejects(store.schedule('', 'm', 1), { name: 'TypeError', message: /queue must be a non-empty string/ })
+    await t.rejects(store.schedule('q', '', 1), { name: 'TypeError', message: /member must be a non-empty string/ })
+    await t.rejects(store.schedule('q', 'm', Number.NaN), { name: 'TypeError', message: /dueAt must be a finite number/ })
+    await t.rejects(store.due('q', Infinity, 1, 1), { name: 'TypeError', message: /now must be a finite number/ })
+    await t.rejects(store.due('q', 1, 0, 1), { name: 'TypeError', message: /limit must be a positive integer, got 0/ })
+    await t.rejects(store.due('q', 1, 1, 0), { name: 'TypeError', message: /leaseMs must be a positive finite number/ })
+    await t.rejects(store.unschedule(5 as never, 'm'), TypeError)
+    await t.rejects(store.unschedule('q', null as never), TypeError)
   })
 })

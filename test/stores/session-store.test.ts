@@ -1,0 +1,67 @@
+import { test } from 'tap'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { guardStore, hasQueue, missingQueueMethods, type SessionStore } from '../../lib/stores/session-store.js'
+import { QorePayStoreError } from '../../lib/errors.js'
+
+/** A store with the five key-value methods only: valid for a shop registered with `reconcile: false`. */
+function withoutQueue (store: MemoryStore): SessionStore {
+  return {
+    get: (key) => store.get(key),
+    set: (key, value, ttlMs) => store.set(key, value, ttlMs),
+    claim: (key, value, ttlMs) => store.claim(key, value, ttlMs),
+    take: (key) => store.take(key),
+    delete: (key) => store.delete(key)
+  }
+}
+
+test('hasQueue and missingQueueMethods tell which due-queue methods a store has', async (t) => {
+  const memory = new MemoryStore()
+  t.teardown(() => memory.close())
+  t.equal(hasQueue(memory), true)
+  t.same(missingQueueMethods(memory), [])
+  const plain = withoutQueue(memory)
+  t.equal(hasQueue(plain), false)
+  t.same(missingQueueMethods(plain), ['schedule', 'due', 'unschedule'])
+  const partial: SessionStore = { ...plain, due: (...args) => memory.due(...args) }
+  t.same(missingQueueMethods(partial), ['schedule', 'unschedule'], 'names exactly what is missing')
+  t.equal(hasQueue(partial), false)
+})
+
+test('the guard keeps the store\'s due-queue, or its absence', async (t) => {
+  const memory = new MemoryStore()
+  t.teardown(() => memory.close())
+  const guarded = guardStore(memory)
+  t.equal(hasQueue(guarded), true)
+  if (!hasQueue(guarded)) return
+  await guarded.schedule('q', 'a', 1000)
+  await guarded.schedule('q', 'b', 2000)
+  t.same(await guarded.due('q', 1500, 10, 100), ['a'], 'calls reach the store')
+  await guarded.unschedule('q', 'b')
+  t.same(await memory.due('q', 5000, 10, 100), ['a'], 'on the store itself')
+
+  t.same(missingQueueMethods(guardStore(withoutQueue(memory))), ['schedule', 'due', 'unschedule'])
+  const partial: SessionStore = { ...withoutQueue(memory), unschedule: (...args) => memory.unschedule(...args) }
+  t.same(missingQueueMethods(guardStore(partial)), ['schedule', 'due'])
+})
+
+test('every guarded call that fails is a store outage (503) with its cause', async (t) => {
+  const memory = new MemoryStore()
+  t.teardown(() => memory.close())
+  const guarded = guardStore(memory)
+  // The store's own argument checks reject these: a real failure from the store.
+  const calls: Array<[string, () => Promise<unknown>]> = [
+    ['get', () => guarded.get('')],
+    ['set', () => guarded.set('k', 1, 0)],
+    ['claim', () => guarded.claim('k', undefined, 1)],
+    ['take', () => guarded.take('')],
+    ['delete', () => guarded.delete('')],
+    ['schedule', () => guarded.schedule?.('', 'm', 1) as Promise<void>],
+    ['due', () => guarded.due?.('q', 1, 0, 1) as Promise<string[]>],
+    ['unschedule', () => guarded.unschedule?.('q', '') as Promise<void>]
+  ]
+  for (const [name, call] of calls) {
+    const err = await call().then(() => undefined, (e: unknown) => e)
+    t.ok(err instanceof QorePayStoreError, `${name}: a QorePayStoreError`)
+    t.match(err, { code: 'FST_QOREPAY_STORE_UNAVAILABLE', statusCode: 503, cause: { name: 'TypeError' } }, name)
+  }
+})
