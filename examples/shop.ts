@@ -283,7 +283,12 @@ function freePort (host: string) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const shop = await startShop({ logger: { level: process.env.LOG_LEVEL ?? 'warn' } })
+  const shop = await startShop({ logger: { level: process.env.LOG_LEVEL ?? 'warn' } }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err
+    // One line a person can act on, instead of a stack trace.
+    console.error(`Port ${process.env.PORT ?? 3000} is already in use: set PORT to another one, e.g. PORT=3001 npm start`)
+    process.exit(1)
+  })
   console.log(`Demo shop: ${shop.url}/`)
   console.log(shop.sim
     ? `Gateway: the embedded simulator at ${shop.sim.baseUrl} (set QOREPAY_API_KEY etc. for a real account)`

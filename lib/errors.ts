@@ -12,6 +12,8 @@ export type { GatewayErrorCode, GatewayErrorDetails, GatewayErrorKind } from './
  * `{"status":"pending"}` (README, "Errors").
  */
 export const QorePayConfigError = createError('FST_QOREPAY_CONFIG', 'Invalid qorepay option %s', 500, TypeError)
+/** `purchase(request)` returned details the gateway would refuse: the detail goes to the host's log, the payer gets this fixed text. */
+export const QorePayPurchaseError = createError('FST_QOREPAY_PURCHASE', 'This payment could not be prepared; the shop has been told', 500)
 export const QorePayValidationError = createError('FST_QOREPAY_VALIDATION', '%s', 400)
 export const QorePaySignatureError = createError('FST_QOREPAY_SIGNATURE', 'Invalid signature: %s', 401)
 export const QorePayStoreError = createError('FST_QOREPAY_STORE_UNAVAILABLE', 'The session store is unavailable: %s', 503)

@@ -9,7 +9,17 @@ import type { PurchaseInput } from './payment/purchase-input.js'
 
 const AbsoluteUrl = Type.String({ minLength: 1 })
 
-/** The serialisable part of the options; functions and the store are checked by hand below. */
+/** Milliseconds per gateway call; each defaults on its own. */
+const Timeouts = Type.Object({
+  connect: Type.Integer({ minimum: 1, default: 5_000 }),
+  headers: Type.Integer({ minimum: 1, default: 15_000 }),
+  body: Type.Integer({ minimum: 1, default: 15_000 })
+}, { additionalProperties: false })
+
+/**
+ * The serialisable part of the options, defaults included (`Value.Default`
+ * fills them); functions and the store are checked by hand below.
+ */
 export const QorePayOptionsSchema = Type.Object({
   apiKey: Type.String({ minLength: 1 }),
   s2sToken: Type.String({ minLength: 1 }),
@@ -17,24 +27,27 @@ export const QorePayOptionsSchema = Type.Object({
   publicUrl: AbsoluteUrl,
   successRedirect: AbsoluteUrl,
   failureRedirect: AbsoluteUrl,
-  baseUrl: Type.Optional(AbsoluteUrl),
-  prefix: Type.Optional(Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)*$' })),
-  sessionTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  baseUrl: Type.Optional(Type.String({ minLength: 1, default: 'https://gate.qorepay.com/api/v1/' })),
+  prefix: Type.Optional(Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)*$', default: '/qorepay' })),
+  sessionTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, default: 1800 })),
   webhookPublicKey: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
-  decorator: Type.Optional(Type.String({ pattern: '^[A-Za-z_$][A-Za-z0-9_$]*$' })),
-  timeouts: Type.Optional(Type.Object({
-    connect: Type.Optional(Type.Integer({ minimum: 1 })),
-    headers: Type.Optional(Type.Integer({ minimum: 1 })),
-    body: Type.Optional(Type.Integer({ minimum: 1 }))
-  }, { additionalProperties: false })),
-  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
-  lookupAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
-  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024 }))
+  decorator: Type.Optional(Type.String({ pattern: '^[A-Za-z_$][A-Za-z0-9_$]*$', default: 'qorepay' })),
+  timeouts: Type.Optional(Type.Partial(Timeouts, { default: {} })),
+  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 2 })),
+  lookupAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
+  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, default: 64 * 1024 }))
 })
+
+/** The same options once resolved: every default filled, the webhook keys as a list. */
+export const ResolvedOptionsSchema = Type.Composite([
+  Type.Required(Type.Omit(QorePayOptionsSchema, ['webhookPublicKey', 'timeouts'])),
+  Type.Object({ timeouts: Timeouts, webhookPublicKeys: Type.Array(Type.String()) })
+])
 
 export type Hook<E> = (event: E, request: FastifyRequest) => void | Promise<void>
 
-export interface QorePayOptions extends Static<typeof QorePayOptionsSchema> {
+/** What cannot be a JSON schema: the host's functions and its store. */
+interface HostParts {
   /** Decides what is charged: prices come only from here, never from the payer's body. */
   purchase: (request: FastifyRequest) => PurchaseInput | Promise<PurchaseInput>
   store?: SessionStore
@@ -45,17 +58,9 @@ export interface QorePayOptions extends Static<typeof QorePayOptionsSchema> {
   onWebhook?: Hook<WebhookEvent>
 }
 
-export interface ResolvedOptions extends Omit<QorePayOptions, 'webhookPublicKey' | 'baseUrl' | 'prefix' | 'sessionTtl' | 'decorator' | 'retries' | 'lookupAttempts' | 'bodyLimit' | 'timeouts'> {
-  baseUrl: string
-  prefix: string
-  sessionTtl: number
-  webhookPublicKeys: string[]
-  decorator: string
-  retries: number
-  lookupAttempts: number
-  bodyLimit: number
-  timeouts: { connect: number, headers: number, body: number }
-}
+export interface QorePayOptions extends Static<typeof QorePayOptionsSchema>, HostParts {}
+
+export interface ResolvedOptions extends Static<typeof ResolvedOptionsSchema>, HostParts {}
 
 const HOOKS = ['onExecuted', 'onAuthorized', 'onFailed', 'on3DSRequired', 'onWebhook'] as const
 const URL_OPTIONS = ['publicUrl', 'successRedirect', 'failureRedirect', 'baseUrl'] as const
@@ -90,20 +95,14 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
     if (missing !== undefined) throw new QorePayConfigError(`store: expected a SessionStore, missing method ${missing}()`)
   }
 
-  const o = opts as unknown as QorePayOptions
-  const keys = o.webhookPublicKey === undefined ? [] : ([] as string[]).concat(o.webhookPublicKey)
+  // Checked above; Value.Default fills what is missing from the schema's defaults, on copies.
+  const { webhookPublicKey, ...filled } = Value.Default(QorePayOptionsSchema, { ...opts, timeouts: { ...opts.timeouts as object } }) as Required<QorePayOptions>
   return {
-    ...o,
-    baseUrl: withTrailingSlash(o.baseUrl ?? 'https://gate.qorepay.com/api/v1/'),
-    publicUrl: o.publicUrl.replace(/\/+$/, ''),
-    prefix: o.prefix ?? '/qorepay',
-    sessionTtl: o.sessionTtl ?? 1800,
-    webhookPublicKeys: keys,
-    decorator: o.decorator ?? 'qorepay',
-    retries: o.retries ?? 2,
-    lookupAttempts: o.lookupAttempts ?? 3,
-    bodyLimit: o.bodyLimit ?? 64 * 1024,
-    timeouts: { connect: 5_000, headers: 15_000, body: 15_000, ...o.timeouts }
+    ...filled,
+    timeouts: filled.timeouts as Static<typeof Timeouts>,
+    baseUrl: withTrailingSlash(filled.baseUrl),
+    publicUrl: filled.publicUrl.replace(/\/+$/, ''),
+    webhookPublicKeys: webhookPublicKey === undefined ? [] : ([] as string[]).concat(webhookPublicKey)
   }
 }
 

@@ -30,7 +30,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   }
   const ownStore = rawOptions.store === undefined ? new MemoryStore() : undefined
   const store = guardStore(rawOptions.store ?? ownStore as MemoryStore)
-  const client = new QorePayClient({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, s2sToken: opts.s2sToken, timeouts: opts.timeouts, retries: opts.retries })
+  const client = new QorePayClient(opts)
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)
   const ctx: QorePayContext = { opts, client, store, outcomes, log }
@@ -54,7 +54,9 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   await fastify.register(async (scope) => {
     // strictNumbers: JSON's 1e400 parses to Infinity, which is no integer or number a payment field can hold.
     const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false, strictNumbers: true })
-    ajv.addFormat('ip', (value: string) => isIP(value) !== 0)
+    // node:net's reading of an address, the same the gateway's validator takes (no zone ids, no leading zeros).
+    ajv.addFormat('ipv4', (value: string) => isIP(value) === 4)
+    ajv.addFormat('ipv6', (value: string) => isIP(value) === 6)
     scope.setValidatorCompiler(({ schema }) => ajv.compile(schema))
     // Name the field only: deeper paths hold the payer's own `order` keys, which an answer never reflects.
     scope.setSchemaErrorFormatter((errors, dataVar) =>

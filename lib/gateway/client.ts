@@ -5,19 +5,13 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Payment, Purchase } from '../wire/purchase.js'
 import { S2SStatus } from '../wire/s2s-status.js'
 import type { CardPost } from '../payment/card-fields.js'
+import type { ResolvedOptions } from '../options.js'
 import { QorePayGatewayError } from './gateway-error.js'
 import { gatewayMessage } from './gateway-message.js'
 import { MAX_RETRY_AFTER_MS, backoff, isTimeout, neverSent, retryAfterMs } from './retry-policy.js'
 
-export interface ClientOptions {
-  baseUrl: string
-  apiKey: string
-  s2sToken: string
-  /** Milliseconds. */
-  timeouts: { connect: number, headers: number, body: number }
-  /** Extra tries for calls that are safe to repeat. */
-  retries: number
-}
+/** `retries`: extra tries for calls that are safe to repeat; `timeouts` in milliseconds. */
+export type ClientOptions = Pick<ResolvedOptions, 'baseUrl' | 'apiKey' | 's2sToken' | 'timeouts' | 'retries'>
 
 /** A wire schema compiled once, with the name an error uses for it. */
 interface Expected<T extends TSchema> { name: string, check: TypeCheck<T> }

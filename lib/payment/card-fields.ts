@@ -14,7 +14,8 @@ export const PaymentBodySchema = Type.Object({
   expires: Type.String({ pattern: '^(0[1-9]|1[0-2])/[0-9]{2}$' }),
   cvc: Type.String({ pattern: '^[0-9]{3,4}$' }),
   remember_card: Type.Optional(Type.String({ maxLength: 16 })),
-  remote_ip: Type.Optional(Type.String({ format: 'ip' })),
+  // Standard formats, so OpenAPI tools read the rule too; the plugin's Ajv defines both.
+  remote_ip: Type.Optional(Type.Union([Type.String({ format: 'ipv4' }), Type.String({ format: 'ipv6' })])),
   user_agent: Type.Optional(Type.String({ maxLength: 2048 })),
   accept_header: Type.Optional(Type.String({ maxLength: 2048 })),
   language: Type.Optional(Type.String({ minLength: 1, maxLength: 8 })),

@@ -9,6 +9,7 @@ const KEY = /^[\x21-\x7e]{1,255}$/
 const RUNNING_TTL_MS = 5 * 60_000
 
 interface Running { state: 'running', fingerprint: string }
+/** `answer`: the finished request's reply, kept to be replayed (the stored shape stays as it was). */
 interface Done<A> { state: 'done', fingerprint: string, answer: A }
 
 export interface IdempotencyOptions {
@@ -31,9 +32,9 @@ export async function idempotent<A> (
   request: FastifyRequest,
   opts: IdempotencyOptions,
   run: () => Promise<A>
-): Promise<{ answer: A, replayed: boolean }> {
+): Promise<{ result: A, replayed: boolean }> {
   const header = request.headers['idempotency-key']
-  if (header === undefined) return { answer: await run(), replayed: false }
+  if (header === undefined) return { result: await run(), replayed: false }
   if (typeof header !== 'string' || !KEY.test(header)) {
     throw new QorePayValidationError('Idempotency-Key must be 1-255 printable ASCII characters without spaces')
   }
@@ -45,12 +46,12 @@ export async function idempotent<A> (
     const seen = await opts.store.get(key) as Running | Done<A> | undefined
     if (seen !== undefined && seen.fingerprint !== fingerprint) throw new QorePayIdempotencyMismatchError('This Idempotency-Key was used with a different request body')
     if (seen?.state !== 'done') throw new QorePayIdempotencyConflictError('A request with this Idempotency-Key is still in progress')
-    return { answer: seen.answer, replayed: true }
+    return { result: seen.answer, replayed: true }
   }
 
-  let answer: A
+  let result: A
   try {
-    answer = await run()
+    result = await run()
   } catch (err) {
     // Nothing final happened (or it would be an answer): free the key for the retry.
     await opts.store.delete(key).catch((cause: unknown) => {
@@ -59,10 +60,10 @@ export async function idempotent<A> (
     throw err
   }
   try {
-    await opts.store.set(key, { state: 'done', fingerprint, answer } satisfies Done<A>, opts.ttlMs)
+    await opts.store.set(key, { state: 'done', fingerprint, answer: result } satisfies Done<A>, opts.ttlMs)
   } catch (err) {
     // The payment happened: the payer gets its answer; the running record keeps retries at 409 for a while.
     request.log.error({ err }, 'qorepay: could not keep the answer of an Idempotency-Key')
   }
-  return { answer, replayed: false }
+  return { result, replayed: false }
 }

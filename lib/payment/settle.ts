@@ -29,7 +29,7 @@ function refused (gatewayStatus: number | undefined): boolean {
 export type Settled =
   | { kind: 'outcome', outcome: Outcome }
   | { kind: 'pending' }
-  | { kind: '3DS_required', answer: S2SThreeDSRequired }
+  | { kind: '3DS_required', threeDS: S2SThreeDSRequired }
 
 export interface SettleStep {
   /** `direct_post` may answer `3DS_required`; at the `callback` that is a failed 3-D Secure. */
@@ -61,7 +61,7 @@ export async function settle (deps: SettleDeps, step: SettleStep, request: Fasti
   try {
     const answer = await step.send()
     if (answer.status === '3DS_required') {
-      if (step.step === 'direct_post') return { kind: '3DS_required', answer }
+      if (step.step === 'direct_post') return { kind: '3DS_required', threeDS: answer }
       outcome = THREE_DS_AGAIN
     } else {
       outcome = outcomeOfAnswer(answer)

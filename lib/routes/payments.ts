@@ -1,53 +1,83 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { PaymentBodySchema, toCardPost, type PaymentBody } from '../payment/card-fields.js'
 import { maskPan } from '../wire/pan.js'
 import { PurchaseInputSchema } from '../payment/purchase-input.js'
-import { QorePayConfigError, QorePayGatewayError } from '../errors.js'
+import { QorePayGatewayError, QorePayPurchaseError } from '../errors.js'
 import { callHook } from '../outcome/reporter.js'
+import { payerMessage } from '../outcome/payer-message.js'
 import { idempotent } from '../payment/idempotency.js'
 import { settle } from '../payment/settle.js'
 import { redactingSerializers } from './log-redaction.js'
+import { TAGS, errorResponse } from './error-response.js'
 import { newSessionToken, sessionKey } from '../three-ds/session.js'
 import { isWebUrl } from '../wire/web-url.js'
 import type { ThreeDSSession } from '../three-ds/session.js'
 import type { QorePayContext } from '../context.js'
 
-export const PaymentAnswerSchema = Type.Union([
-  Type.Object({ status: Type.Union([Type.Literal('executed'), Type.Literal('authorized'), Type.Literal('pending')]), purchase_id: Type.String() }),
-  Type.Object({ status: Type.Literal('3DS_required'), purchase_id: Type.String(), redirect_url: Type.String() }),
-  Type.Object({ status: Type.Literal('error'), purchase_id: Type.String(), message: Type.String() })
-])
-export type PaymentAnswer = Static<typeof PaymentAnswerSchema>
+const PurchaseId = Type.String({ description: 'The gateway\'s purchase id' })
 
-/** What `POST /payments` replies (and an Idempotency-Key replays). */
-interface PaymentReply { statusCode: 200 | 202 | 402, body: PaymentAnswer }
+/** The answers of `POST {prefix}/payments`, as README and DESIGN.md document them. */
+export const Paid = Type.Union([
+  Type.Object({ status: Type.Union([Type.Literal('executed'), Type.Literal('authorized')]), purchase_id: PurchaseId }),
+  Type.Object({ status: Type.Literal('3DS_required'), purchase_id: PurchaseId, redirect_url: Type.String({ description: '<publicUrl><prefix>/3ds/<token>: send the payer there' }) })
+], { description: 'Executed, authorized, or 3-D Secure needed' })
+export const Pending = Type.Object({ status: Type.Literal('pending'), purchase_id: PurchaseId }, { description: 'The outcome is not known yet; a webhook or reconciliation reports it later, once' })
+export const Declined = Type.Object({
+  status: Type.Literal('error'),
+  purchase_id: PurchaseId,
+  code: Type.String({ description: 'The gateway\'s error code, e.g. do_not_honour' }),
+  message: Type.String({ description: 'The plugin\'s fixed text for that code, never the gateway\'s' })
+}, { description: 'Declined' })
+
+/** What `POST /payments` replies, and what an Idempotency-Key replays. */
+export type PaymentReply =
+  | { statusCode: 200, body: Static<typeof Paid> }
+  | { statusCode: 202, body: Static<typeof Pending> }
+  | { statusCode: 402, body: Static<typeof Declined> }
 
 const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
 
+const paymentsSchema = {
+  summary: 'Pay by card (S2S): create the purchase, post the card, start 3-D Secure when needed',
+  tags: TAGS,
+  body: PaymentBodySchema,
+  response: {
+    200: Paid,
+    202: Pending,
+    400: errorResponse('A card or browser field breaks the gateway\'s rules, or a malformed Idempotency-Key; the gateway was not called'),
+    402: Declined,
+    409: errorResponse('The first request with this Idempotency-Key is still in flight'),
+    413: errorResponse('The body is over bodyLimit'),
+    415: errorResponse('The body is not JSON'),
+    422: errorResponse('The Idempotency-Key was used with another body'),
+    '5xx': errorResponse('The gateway or the store failed (502, 503, 504), or purchase(request) returned details the gateway would refuse (500)')
+  }
+}
+
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
-export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): void {
+export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): void {
+  const scope = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { opts, client, store, outcomes } = ctx
   const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
   const idempotency = { store, secret: opts.apiKey, scope: `${opts.brandId}${opts.prefix}`, ttlMs: 24 * 3600_000 }
 
-  scope.post<{ Body: PaymentBody }>('/payments', {
-    schema: { body: PaymentBodySchema },
-    bodyLimit: opts.bodyLimit,
-    logSerializers: redactingSerializers
-  }, async (request, reply) => {
-    const { answer, replayed } = await idempotent(request, idempotency, () => pay(request))
+  scope.post('/payments', { schema: paymentsSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
+    const { result, replayed } = await idempotent(request, idempotency, () => pay(request.body, request))
     if (replayed) reply.header('idempotent-replayed', 'true')
-    return reply.code(answer.statusCode).send(answer.body)
+    return reply.code(result.statusCode).send(result.body)
   })
 
-  async function pay (request: FastifyRequest<{ Body: PaymentBody }>): Promise<PaymentReply> {
-    const card = toCardPost(request.body, request)
+  async function pay (body: PaymentBody, request: FastifyRequest): Promise<PaymentReply> {
+    const card = toCardPost(body, request)
     const input = await opts.purchase(request)
     if (!purchaseInput.Check(input)) {
       const problem = purchaseInput.Errors(input).First()!
-      throw new QorePayConfigError(`purchase(): returned ${problem.path || 'value'} ${problem.message.toLowerCase()}`)
+      // No purchase exists yet: the path names the field (never its value, which may be anything).
+      request.log.error({ path: problem.path }, `qorepay: purchase(request) returned details the gateway would refuse: ${problem.path || 'the value'} ${problem.message.toLowerCase()}`)
+      throw new QorePayPurchaseError()
     }
 
     const purchase = await client.createPurchase({
@@ -65,22 +95,22 @@ export function paymentsRoute (scope: FastifyInstance, ctx: QorePayContext): voi
     if (settled.kind === 'pending') return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
     if (settled.kind === 'outcome') {
       const { outcome } = settled
-      if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: purchase.id, message: outcome.message } }
+      if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: purchase.id, code: outcome.code, message: payerMessage(outcome.code) } }
       return { statusCode: 200, body: { status: outcome.status, purchase_id: purchase.id } }
     }
 
-    const { answer } = settled
+    const { threeDS } = settled
     // The payer's browser is sent to the ACS: only a web URL, whatever the gateway says.
-    if (!isWebUrl(answer.URL) || !isWebUrl(answer.callback_url)) throw unusable(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
+    if (!isWebUrl(threeDS.URL) || !isWebUrl(threeDS.callback_url)) throw unusable(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
     const token = newSessionToken()
     const { source, ...known } = event
     const session: ThreeDSSession = {
       ...known,
-      callbackUrl: answer.callback_url,
-      acsUrl: answer.URL,
-      method: answer.Method,
-      paReq: answer.PaReq,
-      md: answer.MD ?? '',
+      callbackUrl: threeDS.callback_url,
+      acsUrl: threeDS.URL,
+      method: threeDS.Method,
+      paReq: threeDS.PaReq,
+      md: threeDS.MD ?? '',
       expiresAt: Date.now() + opts.sessionTtl * 1000
     }
     await store.set(sessionKey(token), session, opts.sessionTtl * 1000)

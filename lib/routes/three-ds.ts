@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type, type Static } from '@sinclair/typebox'
 import { contentSecurityPolicy, renderExpiredPage, renderRedirectPage } from '../three-ds/page.js'
 import { type ThreeDSSession } from '../three-ds/session.js'
 import { isSessionToken, sessionKey } from '../three-ds/session.js'
@@ -6,17 +8,47 @@ import { settle, type Settled } from '../payment/settle.js'
 import type { QorePayGatewayError } from '../gateway/gateway-error.js'
 import type { QorePayContext } from '../context.js'
 import { redactingSerializers } from './log-redaction.js'
+import { TAGS, errorResponse } from './error-response.js'
 import { randomToken } from '../three-ds/random-token.js'
 
-interface TokenParams { token: string }
+// Any string: a token of another shape gets the expired page, never a 400 that tells shapes apart.
+const TokenParams = Type.Object({ token: Type.String({ description: 'The 3DS session token of redirect_url' }) })
+/** What the ACS posts; not schema-checked, since a missing or odd field is sent on to the gateway as it came. */
 interface TermUrlBody { MD?: unknown, PaRes?: unknown }
 
+const html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } })
+
+const pageSchema = {
+  summary: '3-D Secure, Step 4: the page that sends the payer to the bank',
+  tags: TAGS,
+  params: TokenParams,
+  response: {
+    200: html('A form that submits itself to the bank\'s ACS with PaReq, MD and TermUrl'),
+    404: html('The session is unknown, used or expired'),
+    '5xx': errorResponse('The store failed')
+  }
+}
+
+const termUrlSchema = {
+  summary: '3-D Secure, Step 5: the TermUrl the bank posts MD and PaRes back to',
+  tags: TAGS,
+  params: TokenParams,
+  response: {
+    303: Type.Null({ description: 'To successRedirect or failureRedirect, with purchase_id in the query' }),
+    400: errorResponse('The form body cannot be read'),
+    413: errorResponse('The body is over bodyLimit'),
+    415: errorResponse('The body is not a form'),
+    '5xx': errorResponse('The gateway or the store failed (502, 503, 504)')
+  }
+}
+
 /** `GET {prefix}/3ds/:token` (Step 4) and the TermUrl `POST {prefix}/3ds/:token/return` (Step 5). */
-export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): void {
+export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): void {
+  const scope = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { opts, client, store, outcomes } = ctx
   const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
 
-  scope.get<{ Params: TokenParams }>('/3ds/:token', { logSerializers: redactingSerializers }, async (request, reply) => {
+  scope.get('/3ds/:token', { schema: pageSchema, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     const session = isSessionToken(token) ? await store.get(sessionKey(token)) as ThreeDSSession | undefined : undefined
     const nonce = randomToken(16)
@@ -30,7 +62,7 @@ export function threeDSRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
     return renderRedirectPage(session, termUrl(token), nonce)
   })
 
-  scope.post<{ Params: TokenParams, Body: TermUrlBody }>('/3ds/:token/return', { bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
+  scope.post<{ Params: Static<typeof TokenParams>, Body: TermUrlBody }>('/3ds/:token/return', { schema: termUrlSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     // take: of two concurrent posts of the same TermUrl, only one completes the payment.
     const session = isSessionToken(token) ? await store.take(sessionKey(token)) as ThreeDSSession | undefined : undefined

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { QorePaySignatureError } from '../errors.js'
+import { ErrorResponse, TAGS, errorResponse } from './error-response.js'
 import { callHook, runOnce } from '../outcome/reporter.js'
 import { outcomeOfPurchase, toOutcomeEvent } from '../outcome/mapping.js'
 import { CompanyKey, checkSignature, webhookKeys, type SignatureProblem } from '../webhook/signature.js'
@@ -19,6 +21,25 @@ const RETRY_AFTER = '1'
 const EMPTY = Buffer.alloc(0)
 
 type Fired = 'done' | 'in_progress' | 'hook_failed'
+
+const Handled = Type.Object({ ok: Type.Literal(true) }, { description: 'Verified and handled, a duplicate or a stale outcome included' })
+const NotDone = Type.Object({ ok: Type.Literal(false), status: Type.Union([Type.Literal('hook_failed'), Type.Literal('in_progress')]) })
+
+function deliverySchema (summary: string) {
+  return {
+    summary,
+    tags: TAGS,
+    response: {
+      200: Handled,
+      400: errorResponse('Verified, but not a JSON object with an id (a webhook also needs event_type)'),
+      401: errorResponse('X-Signature is missing, malformed or wrong'),
+      413: errorResponse('The body is over the limit'),
+      500: Type.Union([NotDone, ErrorResponse], { description: 'A hook threw: nothing was marked done, the gateway\'s retry runs it again' }),
+      502: errorResponse('The company key could not be fetched (callback only)'),
+      503: Type.Union([NotDone, ErrorResponse], { description: 'Being handled by another request (Retry-After), or the store failed' })
+    }
+  }
+}
 
 /**
  * `POST {prefix}/webhook` (gateway webhooks, signed by `webhookPublicKey`)
@@ -44,9 +65,9 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
       done(null, body)
     })
     if (keys.length > 0) {
-      raw.post('/webhook', (request, reply) => receive('webhook', (body, header) => checkSignature(body, header, keys), request, reply))
+      raw.post('/webhook', { schema: deliverySchema('A signed gateway webhook') }, (request, reply) => receive('webhook', (body, header) => checkSignature(body, header, keys), request, reply))
     }
-    raw.post('/callback', (request, reply) => receive('callback', (body, header) => companyKey.check(body, header), request, reply))
+    raw.post('/callback', { schema: deliverySchema('The purchase\'s signed success_callback') }, (request, reply) => receive('callback', (body, header) => companyKey.check(body, header), request, reply))
   })
 
   async function receive (source: Source, verify: Verify, request: FastifyRequest, reply: FastifyReply) {

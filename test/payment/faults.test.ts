@@ -219,9 +219,13 @@ test('a host purchase() that throws or returns nonsense is a clear error before 
   t.equal(thrown.statusCode, 404)
   const nonsense = await shop.post('/qorepay/payments', CARD)
   t.equal(nonsense.statusCode, 500)
-  t.match(nonsense.body, { code: 'FST_QOREPAY_CONFIG', message: /purchase\(\): returned \/purchase\/currency/ })
+  // The payer gets a fixed text; the host's log gets what was wrong.
+  t.same(nonsense.body, { statusCode: 500, code: 'FST_QOREPAY_PURCHASE', error: 'Internal Server Error', message: 'This payment could not be prepared; the shop has been told' })
+  t.ok(shop.logs.some((l) => l.includes('purchase(request) returned details the gateway would refuse: /purchase/currency')))
   const nothing = await shop.post('/qorepay/payments', { ...CARD, order: 'null' })
-  t.match(nothing.body, { code: 'FST_QOREPAY_CONFIG', message: /purchase\(\): returned value / })
+  t.match(nothing.body, { code: 'FST_QOREPAY_PURCHASE' })
+  t.ok(shop.logs.some((l) => l.includes('purchase(request) returned details the gateway would refuse: the value')))
+  t.notOk(shop.logs.some((l) => l.includes('Invalid qorepay option')))
   t.equal(shop.sim.count('purchases.create'), 0)
 })
 

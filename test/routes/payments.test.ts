@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { CARD, PURCHASE, startShop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
+import { payerMessage } from '../../lib/outcome/payer-message.js'
 
 test('a card without 3DS is executed, onExecuted fires once with a masked PAN', async (t) => {
   const shop = await startShop(t)
@@ -58,13 +59,12 @@ for (const [name, number, code] of [
   ['declined', TEST_CARDS.declined, 'do_not_honour'],
   ['insufficient funds', TEST_CARDS.insufficientFunds, 'insufficient_funds']
 ] as const) {
-  test(`${name}: 402 with the gateway's message, onFailed fires`, async (t) => {
+  test(`${name}: 402 with the gateway's code and the plugin's fixed text, onFailed fires`, async (t) => {
     const shop = await startShop(t)
     const res = await shop.post('/qorepay/payments', { ...CARD, card_number: number })
     t.equal(res.statusCode, 402)
-    t.same(Object.keys(res.body).sort(), ['message', 'purchase_id', 'status'])
-    t.equal(res.body.status, 'error')
-    t.ok(res.body.message.length > 0)
+    t.same(res.body, { status: 'error', purchase_id: res.body.purchase_id, code, message: payerMessage(code) })
+    t.not(res.body.message, shop.events.failed[0].error.message, 'never the gateway\'s own words')
     t.equal(shop.events.failed.length, 1)
     t.match(shop.events.failed[0], { purchaseId: res.body.purchase_id, status: 'error', source: 'direct', error: { code } })
   })
