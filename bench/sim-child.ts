@@ -8,7 +8,7 @@
  *   <- { type: 'trim' }  -> { type: 'trim', deliveries, failed, micros }  drop what it recorded so far; CPU used so far
  */
 import { createSimulator } from '../lib/simulator/index.js'
-import { ThreeDSTokens } from '../lib/simulator/three-ds.js'
+import { ThreeDSTokens } from '../lib/simulator/three-ds-tokens.js'
 import { CREDENTIALS } from './config.js'
 import { startProfile, stopProfile } from './profiler.js'
 

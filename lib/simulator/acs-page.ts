@@ -17,7 +17,7 @@ export interface AcsPageInput {
 const style = 'body{font-family:sans-serif;max-width:28rem;margin:3rem auto}code{word-break:break-all}' +
   'form{display:inline-block;margin-right:1rem}button{font-size:1.1rem;padding:.5rem 1.5rem}'
 
-function page (title: string, body: string): string {
+function bankPage (title: string, body: string): string {
   return '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">' +
     `<meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>` +
     `<style>${style}</style></head><body><main>${body}</main></body></html>\n`
@@ -31,7 +31,7 @@ function answerForm (termUrl: string, md: string, paRes: string, id: string, lab
 }
 
 export function renderAcsPage (input: AcsPageInput): string {
-  return page('Test bank - 3-D Secure',
+  return bankPage('Test bank - 3-D Secure',
     '<h1>Test bank: 3-D Secure</h1>' +
     `<p>Confirm the payment of <strong>${escapeHtml(input.amount)}</strong>.</p>` +
     `<p>Request: <code id="pareq">${escapeHtml(input.paReq)}</code></p>` +
@@ -40,5 +40,5 @@ export function renderAcsPage (input: AcsPageInput): string {
 }
 
 export function renderAcsError (message: string): string {
-  return page('Test bank - error', `<h1>Test bank: error</h1><p id="error">${escapeHtml(message)}</p>`)
+  return bankPage('Test bank - error', `<h1>Test bank: error</h1><p id="error">${escapeHtml(message)}</p>`)
 }

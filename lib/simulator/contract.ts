@@ -36,6 +36,10 @@ export interface SimulatorOptions {
   webhookAttempts?: number
   /** First retry delay, doubling each time, default 20. */
   webhookBackoffMs?: number
+  /** RSA private key (PEM) that signs webhooks added without their own key; default a fresh one. */
+  webhookKey?: string
+  /** RSA private key (PEM) that signs success callbacks, served by GET /public_key/; default a fresh one. */
+  companyKey?: string
 }
 
 export interface SimRequest {

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events'
-import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import { Agent, request } from 'undici'
+import { isWebUrl } from '../wire/web-url.js'
 import type { DeliveryMode, SimDelivery } from './contract.js'
 
 /**
@@ -19,6 +20,23 @@ export interface SigningKey {
 export function newSigningKey (): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string }
+}
+
+/** A key pair from an RSA private key in PEM; `name` is the option it came from, for the error. */
+export function signingKeyFromPem (pem: unknown, name: string): SigningKey {
+  let privateKey: KeyObject | undefined
+  try {
+    privateKey = createPrivateKey(pem as string)
+  } catch {
+    privateKey = undefined
+  }
+  if (privateKey?.asymmetricKeyType !== 'rsa') throw new TypeError(`createSimulator: ${name} must be an RSA private key in PEM format`)
+  return { privateKey, publicPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string }
+}
+
+/** PKCS#8 PEM of a key's private half: what a key file holds. */
+export function privatePem (key: SigningKey): string {
+  return key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
 }
 
 interface Webhook {
@@ -90,7 +108,7 @@ export class Deliveries {
   set companyKey (key: SigningKey) { this.#companyKey = key }
 
   addWebhook (opts: { url: string, events?: string[], newKey?: boolean }): { id: string, publicKey: string } {
-    if (!/^https?:\/\//.test(opts.url) || !URL.canParse(opts.url)) throw new TypeError('addWebhook: url must be an absolute http(s) URL')
+    if (!isWebUrl(opts.url)) throw new TypeError('addWebhook: url must be an absolute http(s) URL')
     const key = opts.newKey ? newSigningKey() : undefined
     const id = randomUUID()
     this.#webhooks.set(id, { id, url: opts.url, events: opts.events, key })

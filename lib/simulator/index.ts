@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { SimFault, SimRequest, SimRoute, Simulator, SimulatorOptions } from './contract.js'
-import { Deliveries, newSigningKey } from './deliveries.js'
+import { Deliveries, newSigningKey, signingKeyFromPem } from './deliveries.js'
 import { Platform } from './platform.js'
 import { platformError, jsonReply, type Reply } from './reply.js'
 
@@ -58,6 +58,8 @@ export async function createSimulator (opts: SimulatorOptions): Promise<Simulato
   }
   const latencyMs = opts.latencyMs ?? 0
   const deliveries = new Deliveries({ attempts: opts.webhookAttempts ?? 8, backoffMs: opts.webhookBackoffMs ?? 20 })
+  if (opts.webhookKey !== undefined) deliveries.webhookKey = signingKeyFromPem(opts.webhookKey, 'webhookKey')
+  if (opts.companyKey !== undefined) deliveries.companyKey = signingKeyFromPem(opts.companyKey, 'companyKey')
   const platform = new Platform(opts, deliveries)
   const requests: SimRequest[] = []
   const faults: QueuedFault[] = []

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Payment, Purchase, TransactionAttempt } from '../wire/purchase.js'
 import { renderAcsError, renderAcsPage } from './acs-page.js'
-import { checkCard } from './card-fields.js'
+import { checkCard } from './card-post-rules.js'
 import type { SimRoute } from './contract.js'
 import type { Deliveries } from './deliveries.js'
 import { checkPurchaseBody, isAmount, newPurchase, newRefund, recordPayment, setStatus } from './purchases.js'
@@ -9,7 +9,8 @@ import { fieldErrors, htmlReply, jsonReply, platformError, type Reply } from './
 import { cardBrand, decideCard, FAILURES, type FailureCode } from './test-cards.js'
 // The masked PAN is the only card data the simulator keeps, masked as the plugin masks it.
 import { maskPan } from '../wire/pan.js'
-import { ThreeDSTokens, type ThreeDSResult } from './three-ds.js'
+import { isWebUrl } from '../wire/web-url.js'
+import { ThreeDSTokens, type ThreeDSResult } from './three-ds-tokens.js'
 
 /**
  * The simulated platform's behaviour behind each route: the purchase state
@@ -29,7 +30,7 @@ export interface PlatformRequest {
 }
 
 /** A 3-D Secure step in progress: what was issued, never the card itself. */
-interface ThreeDSSession {
+interface SimThreeDSStep {
   paReq: string
   md: string
   cvcOk: boolean
@@ -42,7 +43,7 @@ const notFound = () => platformError(404, 'Not found.', 'not_found')
 const s2sError = (code: string, message: string) => jsonReply(400, { status: 'error', code, message })
 
 type Parsed = { ok: true, value: unknown } | { ok: false, reply: Reply }
-function parseJson (body: string, empty: unknown): Parsed {
+function parseRequestJson (body: string, empty: unknown): Parsed {
   if (body.trim() === '') return { ok: true, value: empty }
   try {
     return { ok: true, value: JSON.parse(body) }
@@ -60,7 +61,7 @@ export class Platform {
   readonly #deliveries: Deliveries
   readonly #tokens = new ThreeDSTokens()
   // Keyed by the Purchase object: whoever clears `purchases` frees these too.
-  readonly #sessions = new WeakMap<Purchase, ThreeDSSession>()
+  readonly #sessions = new WeakMap<Purchase, SimThreeDSStep>()
   readonly #refunds = new WeakMap<Purchase, Payment[]>()
 
   constructor (opts: PlatformOptions, deliveries: Deliveries) {
@@ -109,7 +110,7 @@ export class Platform {
   }
 
   #create (body: string): Reply {
-    const parsed = parseJson(body, {})
+    const parsed = parseRequestJson(body, {})
     if (!parsed.ok) return parsed.reply
     const checked = checkPurchaseBody(parsed.value, this.#opts.brandId)
     if (!checked.ok) return fieldErrors(checked.errors)
@@ -120,7 +121,7 @@ export class Platform {
 
   /** `{amount}` of capture and refund: absent means all of `max`. */
   #amount (body: string, max: number): { ok: true, amount: number } | { ok: false, reply: Reply } {
-    const parsed = parseJson(body, {})
+    const parsed = parseRequestJson(body, {})
     if (!parsed.ok) return parsed
     const amount = (parsed.value as { amount?: unknown } | null)?.amount ?? max
     if (!isAmount(amount) || amount === 0) return { ok: false, reply: fieldErrors({ amount: [{ message: 'Must be a positive integer.', code: 'invalid' }] }) }
@@ -178,7 +179,7 @@ export class Platform {
     if (!purchase.direct_post_url) {
       return platformError(400, 'Direct post needs success_redirect and failure_redirect on the purchase.', 'direct_post_not_enabled')
     }
-    const parsed = parseJson(req.body, undefined)
+    const parsed = parseRequestJson(req.body, undefined)
     if (!parsed.ok) return parsed.reply
     if (typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) {
       return platformError(400, 'Invalid data. Expected a dictionary.', 'invalid')
@@ -202,7 +203,7 @@ export class Platform {
     if (outcome.kind === 'failed') return this.#fail(purchase, attempt, outcome.code)
     if (outcome.kind === 'approved') return this.#approve(purchase, attempt)
 
-    const session: ThreeDSSession = {
+    const session: SimThreeDSStep = {
       paReq: this.#tokens.paReq(purchase.id),
       md: outcome.method === 'POST' ? this.#tokens.md() : '',
       cvcOk: outcome.cvcOk,
@@ -226,7 +227,7 @@ export class Platform {
     const paReq = params.get('PaReq')
     const termUrl = params.get('TermUrl')
     if (!paReq || !termUrl) return htmlReply(400, renderAcsError('PaReq and TermUrl are required.'))
-    if (!/^https?:\/\//.test(termUrl) || !URL.canParse(termUrl)) return htmlReply(400, renderAcsError('TermUrl must be an absolute http(s) URL.'))
+    if (!isWebUrl(termUrl)) return htmlReply(400, renderAcsError('TermUrl must be an absolute http(s) URL.'))
     const purchase = this.purchases.get(this.#tokens.purchaseOf(paReq) ?? '')
     const session = purchase && this.#sessions.get(purchase)
     if (session?.paReq !== paReq) return htmlReply(400, renderAcsError('Unknown PaReq.'))
@@ -255,13 +256,13 @@ export class Platform {
     return session.final
   }
 
-  #finishThreeDS (purchase: Purchase, session: ThreeDSSession, result: ThreeDSResult): Reply {
+  #finishThreeDS (purchase: Purchase, session: SimThreeDSStep, result: ThreeDSResult): Reply {
     if (result === 'fail') return this.#fail(purchase, session.attempt, '3ds_failed')
     if (!session.cvcOk) return this.#fail(purchase, session.attempt, 'incorrect_cvc')
     return this.#approve(purchase, session.attempt)
   }
 
-  #approve (purchase: Purchase, attempt: ThreeDSSession['attempt']): Reply {
+  #approve (purchase: Purchase, attempt: SimThreeDSStep['attempt']): Reply {
     purchase.transaction_data.attempts.push({ ...attempt, successful: true, error: null })
     const total = purchase.purchase.total
     if (purchase.skip_capture) {
@@ -277,7 +278,7 @@ export class Platform {
     return jsonReply(200, { status: 'executed' })
   }
 
-  #fail (purchase: Purchase, attempt: ThreeDSSession['attempt'], code: FailureCode): Reply {
+  #fail (purchase: Purchase, attempt: SimThreeDSStep['attempt'], code: FailureCode): Reply {
     const error = { code, message: FAILURES[code] }
     purchase.transaction_data.attempts.push({ ...attempt, successful: false, error })
     setStatus(purchase, 'error')

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { GatewayError, GatewayErrorItem } from '../wire/api-error.js'
 import type { Payment, Product, Purchase, PurchaseStatus } from '../wire/purchase.js'
+import { isWebUrl } from '../wire/web-url.js'
 
 /**
  * Purchases as the platform builds them: validation of `POST /purchases/`,
@@ -12,12 +13,10 @@ const invalid = (message: string): GatewayErrorItem[] => [{ message, code: 'inva
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
-const isHttpUrl = (value: unknown): value is string =>
-  typeof value === 'string' && /^https?:\/\//.test(value) && URL.canParse(value)
 /** Minor-unit amounts: non-negative safe integers. */
 export const isAmount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
-export interface PurchaseInput {
+export interface SimPurchaseRequest {
   client: Record<string, unknown>
   purchase: Record<string, unknown>
   products: Product[]
@@ -40,7 +39,7 @@ function productError (product: unknown, index: number): string | undefined {
 }
 
 /** Validates a `POST /purchases/` body; field errors nest like the platform's (`{"client":{"email":[...]}}`). */
-export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, input: PurchaseInput } | { ok: false, errors: GatewayError } {
+export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, input: SimPurchaseRequest } | { ok: false, errors: GatewayError } {
   if (!isObject(body)) return { ok: false, errors: { __all__: invalid('Invalid data. Expected a dictionary.') } }
   const errors: GatewayError = {}
 
@@ -70,7 +69,7 @@ export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, 
   }
 
   for (const field of ['success_redirect', 'failure_redirect', 'success_callback']) {
-    if (body[field] != null && !isHttpUrl(body[field])) errors[field] = invalid('Enter a valid URL.')
+    if (body[field] != null && !isWebUrl(body[field])) errors[field] = invalid('Enter a valid URL.')
   }
   if (body.reference != null && typeof body.reference !== 'string') errors.reference = invalid('Not a valid string.')
   if (body.skip_capture !== undefined && typeof body.skip_capture !== 'boolean') errors.skip_capture = invalid('Must be a valid boolean.')
@@ -94,7 +93,7 @@ export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, 
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000)
 
-export function newPurchase (input: PurchaseInput, brandId: string, origin: string): Purchase {
+export function newPurchase (input: SimPurchaseRequest, brandId: string, origin: string): Purchase {
   const id = randomUUID()
   const now = nowSeconds()
   const total = input.products.reduce((sum, p) => sum + Math.round(p.price * (p.quantity as number)), 0)

@@ -1,5 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { createSimulator, TEST_CARDS, type Purchase, type Simulator, type SimulatorOptions } from '../../lib/simulator/index.js'
 import { unescapeHtml } from './shop.js'
@@ -136,4 +138,57 @@ export function acsForms (html: string): Record<string, { action: string, MD: st
     forms[id] = { action: unescapeHtml(action), MD: unescapeHtml(md), PaRes: unescapeHtml(paRes) }
   }
   return forms
+}
+
+// ---------------------------------------------------------------- the CLI
+
+/** lib/simulator/cli.ts */
+export const cliSource = fileURLToPath(new URL('../../lib/simulator/cli.ts', import.meta.url))
+
+export interface CliRun { child: ChildProcess, stdout: string, stderr: string, exit: Promise<number | null> }
+
+/**
+ * Starts the CLI with `env` as its only SIM_* / QOREPAY_* settings, under the same
+ * TypeScript loader and coverage hooks as this test (tsx would transpile differently
+ * and garble the merged coverage).
+ */
+export function runCli (env: Record<string, string>, args: string[] = []): CliRun {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(SIM|QOREPAY)_/.test(name)))
+  const child = spawn(process.execPath, [...process.execArgv, cliSource, ...args], {
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const result: CliRun = { child, stdout: '', stderr: '', exit: new Promise((resolve) => child.on('exit', resolve)) }
+  child.stdout?.on('data', (chunk: Buffer) => { result.stdout += chunk })
+  child.stderr?.on('data', (chunk: Buffer) => { result.stderr += chunk })
+  return result
+}
+
+export async function cliReady (r: CliRun): Promise<void> {
+  while (!r.stdout.includes('Ctrl-C stops it.')) {
+    if (r.child.exitCode !== null) throw new Error(`CLI exited: ${r.stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/** The PEM printed after the line `after` in the CLI's output. */
+export const printedPem = (text: string, after: string) => {
+  const start = text.indexOf('-----BEGIN PUBLIC KEY-----', text.indexOf(after))
+  return text.slice(start, text.indexOf('-----END PUBLIC KEY-----', start) + 24) + '\n'
+}
+
+/** Creates a purchase on the CLI's simulator and pays it with the default card: the card post's answer. */
+export async function payOnce (baseUrl: string, auth: { apiKey: string, s2sToken: string, brandId: string }): Promise<unknown> {
+  const created = await request(`${baseUrl}purchases/`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${auth.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(purchaseBody({ brand_id: auth.brandId }))
+  })
+  const purchase = await created.body.json() as { direct_post_url: string }
+  const paid = await request(`${purchase.direct_post_url}?s2s=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${auth.s2sToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(cardBody())
+  })
+  return paid.body.json()
 }

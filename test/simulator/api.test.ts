@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { test } from 'tap'
 import { Value } from '@sinclair/typebox/value'
 import { GatewayError } from '../../lib/wire/api-error.js'
@@ -11,6 +12,25 @@ test('options are checked', async (t) => {
   // @ts-expect-error: a JavaScript caller may pass anything
   await t.rejects(createSimulator({ ...creds, brandId: 42 }), { message: /brandId/ })
   await t.rejects(createSimulator({ ...creds, s2sToken: '' }), { message: /s2sToken/ })
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+  // A JavaScript caller may pass anything.
+  for (const [name, value] of [['webhookKey', 'not a key'], ['companyKey', ec], ['webhookKey', 42]] as Array<[string, string]>) {
+    await t.rejects(createSimulator({ ...creds, [name]: value }), { name: 'TypeError', message: `createSimulator: ${name} must be an RSA private key in PEM format` })
+  }
+})
+
+test('webhookKey and companyKey: signing keys given as PEM', async (t) => {
+  const pem = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    return { key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, pub: publicKey.export({ type: 'spki', format: 'pem' }) as string }
+  }
+  const webhook = pem()
+  const company = pem()
+  const sim = await startSim(t, { webhookKey: webhook.key, companyKey: company.key })
+  t.equal(sim.webhookPublicKey, webhook.pub)
+  t.equal(sim.companyPublicKey, company.pub)
+  t.equal((await call(sim, 'GET', '/api/v1/public_key/')).json, company.pub)
+  t.not(sim.rotateWebhookKey(), webhook.pub, 'still rotatable')
 })
 
 test('listens on an IPv6 host and a given port', async (t) => {

@@ -1,83 +1,51 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { verify } from 'node:crypto'
-import { createServer } from 'node:net'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { test } from 'tap'
 import { request } from 'undici'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
-import { cardBody, purchaseBody, startReceiver } from '../helpers/simulator.js'
+import { cliReady, cliSource, payOnce, printedPem, runCli, startReceiver } from '../helpers/simulator.js'
 
-const cli = fileURLToPath(new URL('../../lib/simulator/cli.ts', import.meta.url))
-
-interface Run { child: ChildProcess, stdout: string, stderr: string, exit: Promise<number | null> }
-
-/**
- * Starts the CLI with `env` as its only SIM_* / QOREPAY_* settings, under the same
- * TypeScript loader and coverage hooks as this test (tsx would transpile differently
- * and garble the merged coverage).
- */
-function run (env: Record<string, string>): Run {
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(SIM|QOREPAY)_/.test(name)))
-  const child = spawn(process.execPath, [...process.execArgv, cli], {
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const result: Run = { child, stdout: '', stderr: '', exit: new Promise((resolve) => child.on('exit', resolve)) }
-  child.stdout?.on('data', (chunk: Buffer) => { result.stdout += chunk })
-  child.stderr?.on('data', (chunk: Buffer) => { result.stderr += chunk })
-  return result
-}
-
-async function ready (r: Run): Promise<void> {
-  while (!r.stdout.includes('Ctrl-C stops it.')) {
-    if (r.child.exitCode !== null) throw new Error(`CLI exited: ${r.stderr}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-const pem = (text: string, after: string) => {
-  const start = text.indexOf('-----BEGIN PUBLIC KEY-----', text.indexOf(after))
-  return text.slice(start, text.indexOf('-----END PUBLIC KEY-----', start) + 24) + '\n'
-}
-
-test('npm run simulator: prints how to reach it, serves, stops on a signal', async (t) => {
+test('qorepay-simulator as a process: prints how to reach it, serves, stops on a signal', async (t) => {
   const hooks = await startReceiver(t)
-  const r = run({
+  const keys = join(mkdtempSync(join(tmpdir(), 'qorepay-sim-keys-')), 'new')
+  t.teardown(() => rmSync(dirname(keys), { recursive: true, force: true }))
+  const r = runCli({
     SIM_PORT: '0',
     SIM_HOST: '127.0.0.1',
     QOREPAY_API_KEY: 'cli-key',
     QOREPAY_S2S_TOKEN: 'cli-s2s',
     QOREPAY_BRAND_ID: 'cli-brand',
-    SIM_WEBHOOK_URL: hooks.url
+    SIM_WEBHOOK_URL: hooks.url,
+    SIM_KEYS: keys
   })
   t.teardown(() => { r.child.kill('SIGKILL') })
-  await ready(r)
+  await cliReady(r)
+  t.match(r.stdout, `keys:      ${keys} (made now)`)
+  const webhookPem = readFileSync(join(keys, 'webhook-public.pem'), 'utf8')
+  t.equal(printedPem(r.stdout, 'Webhook public key'), webhookPem, 'the printed webhook key is the one kept in SIM_KEYS')
+  t.equal(printedPem(r.stdout, 'Company public key'), readFileSync(join(keys, 'company-public.pem'), 'utf8'))
+  for (const name of ['webhook-key.pem', 'company-key.pem']) {
+    t.equal(statSync(join(keys, name)).mode & 0o777, 0o600, `${name}: readable by its owner only`)
+  }
   const baseUrl = /listening: (\S+)/.exec(r.stdout)?.[1] as string
   t.match(baseUrl, /^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/$/)
   for (const line of ['on 127.0.0.1:0\n', 'api key:   cli-key', 's2s token: cli-s2s', 'brand id:  cli-brand', `webhook:   ${hooks.url}`]) t.match(r.stdout, line)
   for (const card of Object.values(TEST_CARDS)) t.match(r.stdout, card)
   t.match(r.stdout, 'do_not_honour')
 
-  const created = await request(`${baseUrl}purchases/`, {
-    method: 'POST',
-    headers: { authorization: 'Bearer cli-key', 'content-type': 'application/json' },
-    body: JSON.stringify(purchaseBody({ brand_id: 'cli-brand' }))
-  })
-  t.equal(created.statusCode, 201)
-  const purchase = await created.body.json() as { direct_post_url: string }
-  const paid = await request(`${purchase.direct_post_url}?s2s=true`, {
-    method: 'POST',
-    headers: { authorization: 'Bearer cli-s2s', 'content-type': 'application/json' },
-    body: JSON.stringify(cardBody())
-  })
-  t.same(await paid.body.json(), { status: 'executed' })
+  t.same(await payOnce(baseUrl, { apiKey: 'cli-key', s2sToken: 'cli-s2s', brandId: 'cli-brand' }), { status: 'executed' })
   while (hooks.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
   const [hook] = hooks.received
-  const webhookKey = pem(r.stdout, 'Webhook public key')
+  const webhookKey = printedPem(r.stdout, 'Webhook public key')
   t.ok(verify('sha256', Buffer.from(hook.body), webhookKey, Buffer.from(String(hook.headers['x-signature']), 'base64')), 'the printed webhook key verifies')
 
   const key = await request(`${baseUrl}public_key/`, { headers: { authorization: 'Bearer cli-key' } })
-  t.equal(await key.body.json(), pem(r.stdout, 'Company public key'), 'the printed company key is the served one')
+  t.equal(await key.body.json(), printedPem(r.stdout, 'Company public key'), 'the printed company key is the served one')
 
   // SIGINT (Ctrl-C) and SIGTERM share one handler; a signal ends it cleanly.
   r.child.kill('SIGTERM')
@@ -86,19 +54,27 @@ test('npm run simulator: prints how to reach it, serves, stops on a signal', asy
   t.equal(r.stderr, '')
 })
 
-test('defaults, and a port in use', async (t) => {
-  // The default port 4010, held here (or by someone else): the CLI says why it cannot start.
-  const blocker = createServer()
-  await new Promise<void>((resolve) => {
-    blocker.once('error', () => resolve())
-    blocker.listen(4010, '127.0.0.1', resolve)
-  })
-  t.teardown(() => { blocker.close() })
-  const busy = run({})
-  t.equal(await busy.exit, 1)
-  t.match(busy.stdout, 'Starting the QorePay simulator on 127.0.0.1:4010\n')
-  t.match(busy.stdout, 'api key:   demo-api-key')
-  t.match(busy.stdout, 's2s token: demo-s2s-token')
-  t.match(busy.stdout, 'brand id:  409eb80e-3782-4b1d-afa8-b779759266a5')
-  t.match(busy.stderr, /simulator failed to start: .*EADDRINUSE/)
+test('a wrong flag: usage on stderr, exit code 2', async (t) => {
+  const wrong = runCli({}, ['--prot', '4010'])
+  t.equal(await wrong.exit, 2)
+  t.match(wrong.stderr, /^qorepay-simulator: Unknown option '--prot'/)
+  t.match(wrong.stderr, 'Usage: qorepay-simulator')
+  t.equal(wrong.stdout, '')
+})
+
+test('the package bin runs the built CLI', async (t) => {
+  const root = new URL('../../', import.meta.url)
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { bin: Record<string, string> }
+  t.same(Object.keys(pkg.bin), ['qorepay-simulator'])
+  const bin = fileURLToPath(new URL(pkg.bin['qorepay-simulator'], root))
+  t.equal(bin, fileURLToPath(new URL('dist/simulator/cli.js', root)), 'the build of lib/simulator/cli.ts')
+  t.match(readFileSync(cliSource, 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the source starts with the shebang the build keeps')
+  t.match(readFileSync(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/)
+  // As a user's shell runs it: no tap loader, no coverage of dist/.
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(NODE_OPTIONS|NODE_V8_COVERAGE|TAP|_TAP)/.test(k))),
+    _TAPJS_PROCESSINFO_COVERAGE_: '0'
+  }
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help'], { env })
+  t.match(stdout, /^Usage: qorepay-simulator/)
 })

@@ -6,7 +6,7 @@ import type { GatewayErrorItem } from '../wire/api-error.js'
  * (gateway-s2s-card.md). Violations become the platform's per-field 400.
  */
 
-export interface CardInput {
+export interface PostedCard {
   cardholderName: string
   cardNumber: string
   expires: string
@@ -15,12 +15,12 @@ export interface CardInput {
 }
 
 export type CardCheck =
-  | { ok: true, card: CardInput }
+  | { ok: true, card: PostedCard }
   | { ok: false, errors: Record<string, GatewayErrorItem[]> }
 
 type Rule = (value: unknown) => string | undefined
 
-const text = (pattern: RegExp, message: string): Rule =>
+const matches = (pattern: RegExp, message: string): Rule =>
   (value) => typeof value === 'string' && pattern.test(value) ? undefined : message
 // Characters as the platform and JSON Schema count them: code points, so an emoji is one, not two UTF-16 units.
 const maxText = (max: number): Rule =>
@@ -32,10 +32,10 @@ const integer = (min: number, max: number): Rule =>
     : `Must be an integer from ${min} to ${max}.`
 
 const required: Record<string, Rule> = {
-  cardholder_name: text(/^[A-Za-z .'-]{1,30}$/, 'Latin letters, space, apostrophe, dot and dash only, at most 30 characters.'),
-  card_number: text(/^\d{1,19}$/, 'Digits only, at most 19.'),
-  expires: text(/^(0[1-9]|1[0-2])\/\d{2}$/, "Must be a valid 'MM/YY' date."),
-  cvc: text(/^\d{3,4}$/, 'Must be 3 or 4 digits.'),
+  cardholder_name: matches(/^[A-Za-z .'-]{1,30}$/, 'Latin letters, space, apostrophe, dot and dash only, at most 30 characters.'),
+  card_number: matches(/^\d{1,19}$/, 'Digits only, at most 19.'),
+  expires: matches(/^(0[1-9]|1[0-2])\/\d{2}$/, "Must be a valid 'MM/YY' date."),
+  cvc: matches(/^\d{3,4}$/, 'Must be 3 or 4 digits.'),
   remote_ip: (value) => typeof value === 'string' && isIP(value) !== 0 ? undefined : 'Must be an IPv4 or IPv6 address.'
 }
 
