@@ -132,7 +132,9 @@ export async function createSimulator (opts: SimulatorOptions): Promise<Simulato
     // A client that aborts while sending its body gets its connection dropped.
     onRequest(req, res).catch(() => res.destroy())
   })
-  server.keepAliveTimeout = 5000
+  // Longer than any client keeps an idle connection: the client closes it, never
+  // the server while a request is on its way (an ECONNRESET on a loaded machine).
+  server.keepAliveTimeout = 65_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
