@@ -12,6 +12,7 @@ export interface PostedCard {
   expires: string
   cvc: string
   remoteIp: string
+  rememberCard: string | undefined
 }
 
 export type CardCheck =
@@ -75,7 +76,8 @@ export function checkCard (body: Record<string, unknown>): CardCheck {
       cardNumber: body.card_number as string,
       expires: body.expires as string,
       cvc: body.cvc as string,
-      remoteIp: body.remote_ip as string
+      remoteIp: body.remote_ip as string,
+      rememberCard: body.remember_card as string | undefined
     }
   }
 }

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import type { Simulator } from './contract.js'
 import { createSimulator } from './index.js'
 import { loadOrCreateKeys } from './key-files.js'
-import { TEST_CARDS } from './test-cards.js'
+import { CARD_TABLE, TEST_CARDS } from './test-cards.js'
 import { isWebUrl } from '../wire/web-url.js'
 
 /**
@@ -95,11 +95,8 @@ export async function runCommandLine (argv: string[], env: Record<string, string
     '', 'Company public key (GET /public_key/, signs success_callback):', sim.companyPublicKey.trim(),
     '', 'Webhook public key (X-Signature):', sim.webhookPublicKey.trim(),
     '', `Test cards (CVC ${TEST_CARDS.cvc} passes, any future MM/YY):`,
-    `  ${TEST_CARDS.noThreeDS}  executes without 3-D Secure (authorized with skip_capture)`,
-    `  ${TEST_CARDS.threeDSPost}  3-D Secure, Method POST`,
-    `  ${TEST_CARDS.threeDSGet}  3-D Secure, Method GET, empty MD`,
-    `  ${TEST_CARDS.declined}  declined: do_not_honour`,
-    `  ${TEST_CARDS.insufficientFunds}  fails: insufficient_funds`,
+    ...CARD_TABLE.map((card) => `  ${card.number}  ${card.effect}${card.own ? ' (the simulator\'s own)' : ''}`),
+    '  any other number fails (invalid_card_number), as on the platform\'s sandbox',
     '', 'Ctrl-C stops it.'
   )
   out.log(lines.join('\n'))

@@ -32,10 +32,13 @@ export interface SimulatorOptions {
   host?: string
   /** Added to every answer, default 0. */
   latencyMs?: number
-  /** Deliveries per event until a 2xx, default 8 (1 try + 7 retries). */
+  /** Deliveries per event until a 2xx, default 8 (1 try + 7 retries), as on the platform. */
   webhookAttempts?: number
-  /** First retry delay, doubling each time, default 20. */
-  webhookBackoffMs?: number
+  /**
+   * Milliseconds that stand for one minute of the platform's retry schedule (try n at
+   * `3^(n-1) - 1` minutes after the first), default 1: the 8th try 2.186 s after the first.
+   */
+  webhookRetryScale?: number
   /** RSA private key (PEM) that signs webhooks added without their own key; default a fresh one. */
   webhookKey?: string
   /** RSA private key (PEM) that signs success callbacks, served by GET /public_key/; default a fresh one. */

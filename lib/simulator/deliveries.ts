@@ -7,7 +7,7 @@ import type { DeliveryMode, SimDelivery } from './contract.js'
 /**
  * Outgoing deliveries: webhooks (signed by the webhook's key) and
  * success callbacks (signed by the company key). At-least-once like the
- * platform: retried with exponential backoff until a 2xx, a bounded number
+ * platform: retried on its schedule (scaled) until a 2xx, a bounded number
  * of times, optionally duplicated or held and reordered.
  */
 
@@ -60,15 +60,19 @@ interface Job {
 
 export interface DeliveryOptions {
   attempts: number
-  backoffMs: number
+  /** Milliseconds per minute of the platform's retry schedule. */
+  retryScaleMs: number
 }
+
+/** Minutes after the first try that try `n` (1-based) goes out, as on the platform: 0, 2, 8, 26, ... 2186 (36 h 26 min). */
+export const retryMinutes = (n: number): number => 3 ** (n - 1) - 1
 
 export class Deliveries {
   readonly log: SimDelivery[] = []
   readonly mode: DeliveryMode
 
   readonly #attempts: number
-  readonly #backoffMs: number
+  readonly #retryScaleMs: number
   readonly #webhooks = new Map<string, Webhook>()
   readonly #held = new Map<string, HeldEvent[]>()
   readonly #sleeps = new Set<{ timer: NodeJS.Timeout, wake: () => void }>()
@@ -86,7 +90,7 @@ export class Deliveries {
     // Every delivery in flight listens on this one signal; hundreds at once are normal under load.
     setMaxListeners(0, this.#abort.signal)
     this.#attempts = opts.attempts
-    this.#backoffMs = opts.backoffMs
+    this.#retryScaleMs = opts.retryScaleMs
     let outOfOrder = false
     const flush = () => { this.#flush() }
     this.mode = {
@@ -192,8 +196,10 @@ export class Deliveries {
   }
 
   async #deliver (job: Job): Promise<void> {
+    const first = Date.now()
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
-      if (attempt > 1) await this.#sleep(this.#backoffMs * 2 ** (attempt - 2))
+      // On the schedule counted from the first try, however long the tries before took.
+      if (attempt > 1) await this.#sleep(Math.max(0, first + retryMinutes(attempt) * this.#retryScaleMs - Date.now()))
       if (this.#closed) return
       const statusCode = await this.#post(job)
       if (this.#closed) return

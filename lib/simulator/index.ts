@@ -13,7 +13,7 @@ import { platformError, jsonReply, type Reply } from './reply.js'
  */
 
 export type { DeliveryMode, SimDelivery, SimFault, SimRequest, SimRoute, Simulator, SimulatorOptions } from './contract.js'
-export { TEST_CARDS } from './test-cards.js'
+export { CARD_TABLE, TEST_CARDS } from './test-cards.js'
 // Schemas and their Static types, under one name each.
 export { GatewayError } from '../wire/api-error.js'
 export { Payment, Purchase, PurchaseStatus } from '../wire/purchase.js'
@@ -57,7 +57,7 @@ export async function createSimulator (opts: SimulatorOptions): Promise<Simulato
     if (typeof opts[key] !== 'string' || opts[key] === '') throw new TypeError(`createSimulator: ${key} must be a non-empty string`)
   }
   const latencyMs = opts.latencyMs ?? 0
-  const deliveries = new Deliveries({ attempts: opts.webhookAttempts ?? 8, backoffMs: opts.webhookBackoffMs ?? 20 })
+  const deliveries = new Deliveries({ attempts: opts.webhookAttempts ?? 8, retryScaleMs: opts.webhookRetryScale ?? 1 })
   if (opts.webhookKey !== undefined) deliveries.webhookKey = signingKeyFromPem(opts.webhookKey, 'webhookKey')
   if (opts.companyKey !== undefined) deliveries.companyKey = signingKeyFromPem(opts.companyKey, 'companyKey')
   const platform = new Platform(opts, deliveries)

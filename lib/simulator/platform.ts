@@ -34,6 +34,8 @@ interface SimThreeDSStep {
   paReq: string
   md: string
   cvcOk: boolean
+  /** remember_card was "on": a success makes the purchase a recurring token. */
+  remember: boolean
   attempt: Omit<TransactionAttempt, 'successful' | 'error'>
   /** The callback's answer once decided, repeated to later callbacks. */
   final?: Reply
@@ -186,7 +188,8 @@ export class Platform {
     }
     const checked = checkCard(parsed.value as Record<string, unknown>)
     if (!checked.ok) return fieldErrors(checked.errors)
-    if (purchase.status !== 'created') {
+    // A failed payment may be tried again, as on the platform's checkout; anything else is decided.
+    if (purchase.status !== 'created' && purchase.status !== 'error') {
       return s2sError('purchase_not_payable', `The purchase cannot be paid (status ${purchase.status}).`)
     }
     const { card } = checked
@@ -199,14 +202,16 @@ export class Platform {
       client_ip: card.remoteIp,
       processing_time: null
     }
+    const remember = card.rememberCard === 'on'
     const outcome = decideCard(card.cardNumber, card.expires, card.cvc, new Date())
     if (outcome.kind === 'failed') return this.#fail(purchase, attempt, outcome.code)
-    if (outcome.kind === 'approved') return this.#approve(purchase, attempt)
+    if (outcome.kind === 'approved') return this.#approve(purchase, attempt, remember)
 
     const session: SimThreeDSStep = {
       paReq: this.#tokens.paReq(purchase.id),
       md: outcome.method === 'POST' ? this.#tokens.md() : '',
       cvcOk: outcome.cvcOk,
+      remember,
       attempt
     }
     this.#sessions.set(purchase, session)
@@ -259,16 +264,20 @@ export class Platform {
   #finishThreeDS (purchase: Purchase, session: SimThreeDSStep, result: ThreeDSResult): Reply {
     if (result === 'fail') return this.#fail(purchase, session.attempt, '3ds_failed')
     if (!session.cvcOk) return this.#fail(purchase, session.attempt, 'incorrect_cvc')
-    return this.#approve(purchase, session.attempt)
+    return this.#approve(purchase, session.attempt, session.remember)
   }
 
-  #approve (purchase: Purchase, attempt: SimThreeDSStep['attempt']): Reply {
-    purchase.transaction_data.attempts.push({ ...attempt, successful: true, error: null })
+  #approve (purchase: Purchase, attempt: SimThreeDSStep['attempt'], remember: boolean): Reply {
+    // Newest first, as on the platform: attempts[0] is the one that decided.
+    purchase.transaction_data.attempts.unshift({ ...attempt, successful: true, error: null })
+    if (remember || purchase.force_recurring) purchase.is_recurring_token = true
     const total = purchase.purchase.total
     if (purchase.skip_capture) {
       recordPayment(purchase, total, false)
-      setStatus(purchase, 'hold')
-      this.#deliveries.publish(purchase.id, 'purchase.hold', purchase)
+      // A zero-amount card check saves the card and reserves nothing: preauthorized, not a hold.
+      const status = total === 0 ? 'preauthorized' : 'hold'
+      setStatus(purchase, status)
+      this.#deliveries.publish(purchase.id, `purchase.${status}`, purchase)
       return jsonReply(200, { status: 'authorized' })
     }
     recordPayment(purchase, total, true)
@@ -280,7 +289,7 @@ export class Platform {
 
   #fail (purchase: Purchase, attempt: SimThreeDSStep['attempt'], code: FailureCode): Reply {
     const error = { code, message: FAILURES[code] }
-    purchase.transaction_data.attempts.push({ ...attempt, successful: false, error })
+    purchase.transaction_data.attempts.unshift({ ...attempt, successful: false, error })
     setStatus(purchase, 'error')
     this.#deliveries.publish(purchase.id, 'purchase.payment_failure', purchase)
     return s2sError(code, error.message)

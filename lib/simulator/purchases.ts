@@ -25,6 +25,8 @@ export interface SimPurchaseRequest {
   success_callback: string | null
   reference: string | null
   skip_capture: boolean
+  force_recurring: boolean
+  creator_agent: string | null
 }
 
 function productError (product: unknown, index: number): string | undefined {
@@ -72,7 +74,10 @@ export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, 
     if (body[field] != null && !isWebUrl(body[field])) errors[field] = invalid('Enter a valid URL.')
   }
   if (body.reference != null && typeof body.reference !== 'string') errors.reference = invalid('Not a valid string.')
-  if (body.skip_capture !== undefined && typeof body.skip_capture !== 'boolean') errors.skip_capture = invalid('Must be a valid boolean.')
+  for (const field of ['skip_capture', 'force_recurring']) {
+    if (body[field] !== undefined && typeof body[field] !== 'boolean') errors[field] = invalid('Must be a valid boolean.')
+  }
+  if (body.creator_agent != null && typeof body.creator_agent !== 'string') errors.creator_agent = invalid('Not a valid string.')
 
   if (Object.keys(errors).length > 0) return { ok: false, errors }
   const details = purchase as Record<string, unknown>
@@ -86,7 +91,9 @@ export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, 
       failure_redirect: (body.failure_redirect ?? null) as string | null,
       success_callback: (body.success_callback ?? null) as string | null,
       reference: (body.reference ?? null) as string | null,
-      skip_capture: body.skip_capture === true
+      skip_capture: body.skip_capture === true,
+      force_recurring: body.force_recurring === true,
+      creator_agent: (body.creator_agent ?? null) as string | null
     }
   }
 }
@@ -109,6 +116,11 @@ export function newPurchase (input: SimPurchaseRequest, brandId: string, origin:
     transaction_data: { payment_method: 'card', flow: 'direct_post', extra: {}, country: null, attempts: [] },
     reference: input.reference,
     skip_capture: input.skip_capture,
+    force_recurring: input.force_recurring,
+    // Set once a payment with remember_card (or force_recurring) succeeds; the id is then the token.
+    is_recurring_token: false,
+    recurring_token: null,
+    creator_agent: input.creator_agent,
     is_test: true,
     success_redirect: input.success_redirect,
     failure_redirect: input.failure_redirect,

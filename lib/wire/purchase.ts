@@ -114,6 +114,14 @@ export const Purchase = Type.Object({
   direct_post_url: Nullable(Type.String()),
   checkout_url: Nullable(Type.String()),
   refundable_amount: Type.Integer(),
+  /** Created to save the card: its payment makes it a recurring token. */
+  force_recurring: Type.Optional(Type.Boolean()),
+  /** This purchase's id is a recurring token (paid with `remember_card: "on"` or `force_recurring`), until deleted. */
+  is_recurring_token: Type.Optional(Type.Boolean()),
+  /** The token a purchase paid by `charge/` was paid with. */
+  recurring_token: Type.Optional(Nullable(Type.String())),
+  /** The integrating software, as it sent it (`fastify-qorepay/<version>`). */
+  creator_agent: Type.Optional(Nullable(Type.String())),
   /** Unix seconds. */
   created_on: Type.Integer(),
   updated_on: Type.Integer()
@@ -133,3 +141,21 @@ export const Payment = Type.Composite([PaymentSummary, Type.Object({
   updated_on: Type.Integer()
 })], loose)
 export type Payment = Static<typeof Payment>
+
+/** `transaction_data.attempts[].type`, as the platform names them. */
+export const AttemptType = Type.Union([
+  Type.Literal('execute'), Type.Literal('authorize'), Type.Literal('release'), Type.Literal('capture'),
+  Type.Literal('recurring_execute'), Type.Literal('delete_recurring_token'), Type.Literal('refund')
+])
+export type AttemptType = Static<typeof AttemptType>
+
+/** `POST /purchases/{id}/charge/`: pays the purchase with the card saved under a recurring token (a purchase id). */
+export const ChargeRequest = Type.Object({ recurring_token: Type.String() }, loose)
+export type ChargeRequest = Static<typeof ChargeRequest>
+
+/**
+ * `POST /purchases/{id}/refund/`: the refund's Payment, or, while a slow acquirer
+ * works, the Purchase in `pending_refund`; `type` tells which.
+ */
+export const RefundAnswer = Type.Union([Payment, Purchase])
+export type RefundAnswer = Static<typeof RefundAnswer>

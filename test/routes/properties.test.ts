@@ -107,11 +107,12 @@ function validBody (value: unknown): boolean {
   return Object.entries(optional).every(([name, check]) => !(name in b) || check(b[name]))
 }
 
-/** The simulator's bank: CVC 123 and an expiry not before this month execute a card without 3DS. */
+/** The simulator's bank: the platform's card without 3DS, CVC 123 and an expiry not before this month execute; other numbers fail. */
 function executes (body: Record<string, unknown>): boolean {
   const [month, year] = String(body.expires).split('/').map(Number)
   const now = new Date()
-  return body.cvc === TEST_CARDS.cvc && (2000 + year) * 12 + month >= now.getUTCFullYear() * 12 + now.getUTCMonth() + 1
+  return body.card_number === TEST_CARDS.noThreeDS && body.cvc === TEST_CARDS.cvc &&
+    (2000 + year) * 12 + month >= now.getUTCFullYear() * 12 + now.getUTCMonth() + 1
 }
 
 /** What secure-json-parse refuses: an own `__proto__`, or a `constructor` holding a `prototype`. */
@@ -132,8 +133,11 @@ function poisoned (root: unknown): boolean {
 
 const digit = fc.constantFrom(...'0123456789')
 const digits = (min: number, max: number) => fc.string({ unit: digit, minLength: min, maxLength: max })
-/** Distinctive card numbers (16-19 digits starting with 9): any of them in a log line is a leak. */
-const cardNumber = digits(15, 18).map((d) => `9${d}`)
+/**
+ * Distinctive card numbers (16-19 digits starting with 9): any of them in a log line is a leak.
+ * The gateway fails them (as the platform's sandbox fails unknown numbers), so the card that executes is mixed in.
+ */
+const cardNumber = fc.oneof({ weight: 3, arbitrary: digits(15, 18).map((d) => `9${d}`) }, { weight: 1, arbitrary: fc.constant<string>(TEST_CARDS.noThreeDS) })
 const two = (n: number) => String(n).padStart(2, '0')
 const expires = fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 99 })).map(([m, y]) => `${two(m)}/${two(y)}`)
 const cvc = fc.oneof(fc.constant(TEST_CARDS.cvc), fc.stringMatching(/^[0-9]{3,4}$/))
@@ -672,7 +676,7 @@ test('hostile and generated input over real HTTP', async (t) => {
 
 test('regressions the properties found, pinned', async (t) => {
   const shop = await startShop(t)
-  const card = { ...CARD, card_number: '9000000000000000001' }
+  const card = { ...CARD, card_number: TEST_CARDS.noThreeDS }
   const pay = (body: unknown) => shop.post(`${PREFIX}/payments`, body)
 
   // A line break in an order key hid its value from the record's rule (patternProperties '^(.*)$'), and keys had no limit.

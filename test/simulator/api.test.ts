@@ -82,7 +82,8 @@ test('POST /purchases/ creates a purchase', async (t) => {
       purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }, { name: 'Bowl', price: 250, quantity: 2 }], notes: 'kept' },
       success_callback: 'https://shop.example/callback',
       reference: 'order-42',
-      skip_capture: true
+      skip_capture: true,
+      creator_agent: 'fastify-qorepay/0.1.0'
     })
   })
   t.equal(res.status, 201)
@@ -100,6 +101,10 @@ test('POST /purchases/ creates a purchase', async (t) => {
     success_callback: 'https://shop.example/callback',
     reference: 'order-42',
     skip_capture: true,
+    creator_agent: 'fastify-qorepay/0.1.0',
+    force_recurring: false,
+    is_recurring_token: false,
+    recurring_token: null,
     is_test: true,
     payment: null,
     direct_post_url: `${sim.origin}/p/${p.id}/`,
@@ -125,6 +130,7 @@ test('direct_post_url needs both redirects', async (t) => {
   t.equal(minimal.success_redirect, null)
   t.equal(minimal.reference, null)
   t.equal(minimal.skip_capture, false)
+  t.equal(minimal.creator_agent, null)
   t.equal((await createPurchase(sim, { failure_redirect: null })).direct_post_url, null)
   t.equal((await createPurchase(sim, { success_redirect: null })).direct_post_url, null)
 })
@@ -158,7 +164,8 @@ test('POST /purchases/ validates like the platform', async (t) => {
     ['urls', purchaseBody({ success_redirect: 'javascript:alert(1)', failure_redirect: 42, success_callback: 'http://' }), {
       success_redirect: [{ code: 'invalid' }], failure_redirect: [{ code: 'invalid' }], success_callback: [{ code: 'invalid' }]
     }],
-    ['reference and skip_capture', purchaseBody({ reference: 7, skip_capture: 'yes' }), { reference: [{ code: 'invalid' }], skip_capture: [{ code: 'invalid' }] }]
+    ['reference and skip_capture', purchaseBody({ reference: 7, skip_capture: 'yes' }), { reference: [{ code: 'invalid' }], skip_capture: [{ code: 'invalid' }] }],
+    ['force_recurring and creator_agent', purchaseBody({ force_recurring: 1, creator_agent: {} }), { force_recurring: [{ code: 'invalid' }], creator_agent: [{ code: 'invalid' }] }]
   ]
   for (const [name, body, errors] of cases) {
     const res = await call(sim, 'POST', '/api/v1/purchases/', { body })
@@ -364,14 +371,27 @@ test('test cards', async (t) => {
     t.equal(held.p.status, 'hold')
   })
 
-  await t.test('any other digits execute like 4444', async (t) => {
+  await t.test('any other digits fail, as on the platform\'s sandbox', async (t) => {
     const { p, res } = await pay({ card_number: '6011000990139424' })
-    t.same(res.json, { status: 'executed' })
+    t.equal(res.status, 400)
+    t.match(res.json, { status: 'error', code: 'invalid_card_number' })
     t.equal(p.transaction_data.attempts[0].extra.masked_pan, '601100******9424')
     t.equal(p.transaction_data.attempts[0].extra.card_brand, 'unknown')
     const short = await pay({ card_number: '123' })
-    t.same(short.res.json, { status: 'executed' })
+    t.match(short.res.json, { status: 'error', code: 'invalid_card_number' })
     t.equal(short.p.transaction_data.attempts[0].extra.masked_pan, '***', 'too short to show any digit')
+  })
+
+  await t.test('a zero-amount skip_capture purchase: preauthorized, not a hold', async (t) => {
+    const zero = { skip_capture: true, purchase: { currency: 'NGN', products: [{ name: 'Card check', price: 0 }] } }
+    const { p, res } = await pay({}, zero)
+    t.same(res.json, { status: 'authorized' })
+    t.equal(p.status, 'preauthorized')
+    t.match(p.payment, { amount: 0, pending_amount: 0 })
+    const capture = await call(sim, 'POST', `/api/v1/purchases/${p.id}/capture/`)
+    t.equal(capture.status, 400, 'nothing to capture')
+    const paidZero = await pay({}, { purchase: zero.purchase })
+    t.equal(paidZero.p.status, 'paid', 'without skip_capture a zero amount is paid')
   })
 
   await t.test('5555555555554444: 3DS, Method POST, non-empty MD', async (t) => {
@@ -397,6 +417,7 @@ test('test cards', async (t) => {
   })
 
   const failures: Array<[string, Record<string, unknown>, string]> = [
+    ['1111111111111111 fails', { card_number: TEST_CARDS.fails }, 'general_transaction_error'],
     ['declined', { card_number: TEST_CARDS.declined }, 'do_not_honour'],
     ['insufficient funds', { card_number: TEST_CARDS.insufficientFunds }, 'insufficient_funds'],
     ['wrong CVC without 3DS', { cvc: '999' }, 'incorrect_cvc'],
@@ -421,7 +442,7 @@ test('test cards', async (t) => {
   })
 
   await t.test('a second card post is refused and charges nothing', async (t) => {
-    for (const first of [TEST_CARDS.noThreeDS, TEST_CARDS.threeDSPost, TEST_CARDS.declined]) {
+    for (const first of [TEST_CARDS.noThreeDS, TEST_CARDS.threeDSPost]) {
       const { p } = await pay({ card_number: first })
       const before = JSON.stringify(sim.purchases.get(p.id))
       const again = await postCard(sim, p)
@@ -429,6 +450,19 @@ test('test cards', async (t) => {
       t.match(again.json, { status: 'error', code: 'purchase_not_payable', message: new RegExp(`status ${p.status}`) })
       t.equal(JSON.stringify(sim.purchases.get(p.id)), before, 'nothing changed')
     }
+  })
+
+  await t.test('a failed purchase may be paid again; attempts are newest first', async (t) => {
+    const { p } = await pay({ card_number: TEST_CARDS.declined })
+    t.match((await postCard(sim, p, { card_number: TEST_CARDS.insufficientFunds })).json, { status: 'error', code: 'insufficient_funds' })
+    const failedTwice = sim.purchases.get(p.id)!
+    t.equal(failedTwice.status, 'error')
+    t.same(failedTwice.transaction_data.attempts.map((a) => a.error?.code), ['insufficient_funds', 'do_not_honour'], 'the second failure is attempts[0]')
+    t.same((await postCard(sim, p)).json, { status: 'executed' })
+    const paid = sim.purchases.get(p.id)!
+    t.same(paid.transaction_data.attempts.map((a) => [a.successful, a.error?.code ?? null]), [[true, null], [false, 'insufficient_funds'], [false, 'do_not_honour']])
+    t.same(paid.status_history.map((h) => h.status), ['created', 'error', 'error', 'paid'])
+    t.equal((await postCard(sim, p)).status, 400, 'paid: no more posts')
   })
 })
 
@@ -438,3 +472,19 @@ function lastMonth (): string {
   d.setUTCMonth(d.getUTCMonth() - 1)
   return `${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCFullYear() % 100).padStart(2, '0')}`
 }
+
+test('a payment with remember_card "on" or force_recurring makes a recurring token', async (t) => {
+  const sim = await startSim(t)
+  const token = async (card: Record<string, unknown>, purchase: Record<string, unknown> = {}) => {
+    const p = await createPurchase(sim, purchase)
+    const res = await postCard(sim, p, card)
+    if (res.json.status === '3DS_required') await sim.completeThreeDS(p.id, 'approve')
+    return sim.purchases.get(p.id)!.is_recurring_token
+  }
+  t.equal(await token({ remember_card: 'on' }), true, 'remember_card "on"')
+  t.equal(await token({ remember_card: 'on', card_number: TEST_CARDS.threeDSPost }), true, 'after 3-D Secure')
+  t.equal(await token({}, { force_recurring: true }), true, 'force_recurring')
+  t.equal(await token({ remember_card: 'off' }), false)
+  t.equal(await token({}), false)
+  t.equal(await token({ remember_card: 'on', card_number: TEST_CARDS.declined }), false, 'not by a failure')
+})

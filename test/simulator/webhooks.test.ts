@@ -48,6 +48,8 @@ test('webhooks: signed events for every transition', async (t) => {
   await postCard(sim, failed, { card_number: TEST_CARDS.declined })
   const tds = await createPurchase(sim)
   await postCard(sim, tds, { card_number: TEST_CARDS.threeDSPost })
+  const check = await createPurchase(sim, { skip_capture: true, purchase: { currency: 'NGN', products: [{ name: 'Card check', price: 0 }] } })
+  await postCard(sim, check, { remember_card: 'on' })
   await sim.idle()
 
   const of = (id: string) => hooks.received.filter((x) => event(x).id === id || event(x).related_to?.id === id)
@@ -56,6 +58,8 @@ test('webhooks: signed events for every transition', async (t) => {
   t.same(events(of(cancelled.id)), ['purchase.cancelled'])
   t.same(events(of(failed.id)), ['purchase.payment_failure'])
   t.same(events(of(tds.id)), ['purchase.pending_execute'])
+  t.same(events(of(check.id)), ['purchase.preauthorized'])
+  t.match(event(of(check.id)[0]), { status: 'preauthorized', is_recurring_token: true })
   const refund = event(of(held.id)[2])
   t.ok(Value.Check(PaymentEvent, refund), 'payment.refunded carries a Payment')
   t.match(refund, { type: 'payment', payment_type: 'refund', amount: 9000, related_to: { type: 'purchase', id: held.id } })
@@ -165,8 +169,8 @@ test('success_callback: signed by the company key', async (t) => {
   t.equal(event(shop.received.at(-1)!).id, tds.id, 'no callback for a failure')
 })
 
-test('retries with backoff until a 2xx, bounded', async (t) => {
-  const sim = await startSim(t, { webhookAttempts: 4, webhookBackoffMs: 30 })
+test('retries on the platform\'s schedule until a 2xx, bounded', async (t) => {
+  const sim = await startSim(t, { webhookAttempts: 4, webhookRetryScale: 10 })
   const flaky = await startReceiver(t)
   const times: number[] = []
   flaky.answer = (n) => {
@@ -190,7 +194,7 @@ test('retries with backoff until a 2xx, bounded', async (t) => {
     t.equal(d.signature, firstFail.signature, 'same signature on every attempt')
   }
 
-  const down = await startSim(t, { webhookAttempts: 3, webhookBackoffMs: 25 })
+  const down = await startSim(t, { webhookAttempts: 3, webhookRetryScale: 50 })
   const broken = await startReceiver(t)
   const at: number[] = []
   broken.answer = () => {
@@ -207,23 +211,30 @@ test('retries with backoff until a 2xx, bounded', async (t) => {
   await postCard(down, q)
   await down.idle()
   t.equal(broken.received.length, 3, 'exactly webhookAttempts deliveries')
-  t.ok(at[1] - at[0] >= 20 && at[2] - at[1] >= 45, `backoff doubles (${at[1] - at[0]} ms, ${at[2] - at[1]} ms)`)
+  // Try n at 3^(n-1) - 1 minutes after the first, 50 ms a minute: 0, 100, 400 ms (counted from the first
+  // try's start, so its own time on the wire comes off the first wait).
+  t.ok(at[1] - at[0] >= 60 && at[2] - at[0] >= 360, `tries at +${at[1] - at[0]} ms and +${at[2] - at[0]} ms`)
   t.same(down.deliveries.filter((d) => d.url === refused).map((d) => [d.attempt, d.statusCode]), [[1, null], [2, null], [3, null]])
   t.same(down.deliveries.filter((d) => d.url === broken.url).map((d) => d.attempt), [1, 2, 3])
 })
 
-test('defaults: 8 attempts, 20 ms first backoff', async (t) => {
+test('defaults: 8 attempts on the platform\'s schedule, a millisecond a minute', async (t) => {
   const sim = await startSim(t)
   const hooks = await startReceiver(t)
-  hooks.answer = (n) => n < 8 ? 500 : 200
+  const at: number[] = []
+  hooks.answer = (n) => {
+    at.push(Date.now())
+    return n < 8 ? 500 : 200
+  }
   sim.addWebhook({ url: hooks.url })
   const p = await createPurchase(sim)
-  const start = Date.now()
   await postCard(sim, p)
   await sim.idle()
   t.equal(hooks.received.length, 8)
   t.equal(sim.deliveries.at(-1)?.statusCode, 200)
-  t.ok(Date.now() - start >= 20 * (2 ** 7 - 1) - 10, 'waited 20 + 40 + ... + 1280 ms')
+  // 0, 2, 8, 26, 80, 242, 728, 2186 minutes after the first (36 h 26 min on the platform).
+  const minutes = [0, 2, 8, 26, 80, 242, 728, 2186]
+  for (let n = 1; n < 8; n++) t.ok(at[n] - at[0] >= minutes[n] - 40, `try ${n + 1} at +${at[n] - at[0]} ms, due at +${minutes[n]} ms`)
 })
 
 test('delivery modes: duplicate and out of order', async (t) => {
@@ -273,7 +284,7 @@ test('delivery modes: duplicate and out of order', async (t) => {
 })
 
 test('close stops deliveries in flight and waiting for a retry', async (t) => {
-  const sim = await startSim(t, { webhookBackoffMs: 60_000 })
+  const sim = await startSim(t, { webhookRetryScale: 30_000 })
   const slow = await startReceiver(t)
   slow.answer = () => 'hang'
   const failing = await startReceiver(t)
@@ -282,7 +293,7 @@ test('close stops deliveries in flight and waiting for a retry', async (t) => {
   sim.addWebhook({ url: failing.url })
   const p = await createPurchase(sim)
   await postCard(sim, p)
-  // The failing target's 500 is logged (then a 60 s backoff starts); the slow one never answers.
+  // The failing target's 500 is logged (then the 2-minute wait, 60 s here, starts); the slow one never answers.
   while (sim.deliveries.length === 0 || slow.received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   const start = Date.now()
   await sim.close()
