@@ -30,12 +30,16 @@ export interface ServerSummary {
 export interface ScenarioSummary {
   title: string
   plugin?: ServerSummary
+  otel?: ServerSummary
   floor?: ServerSummary
   handwritten?: ServerSummary
   ratio_floor?: number
   ratio_handwritten?: number
   /** plugin CPU per request / floor CPU per request: the plugin's own cost, undiluted by the simulator. */
   cpu_ratio_floor?: number
+  /** with the OpenTelemetry instrumentation / without it, requests/s and CPU per request. */
+  ratio_otel?: number
+  cpu_ratio_otel?: number
   warnings?: string[]
 }
 
@@ -83,9 +87,14 @@ export function ratios (summary: ScenarioSummary): void {
     summary.cpu_ratio_floor = round2(plugin.cpu_us_per_request / floor.cpu_us_per_request)
   }
   if (plugin && handwritten) summary.ratio_handwritten = round2(plugin.rps / handwritten.rps)
+  if (plugin && summary.otel) {
+    summary.ratio_otel = round2(summary.otel.rps / plugin.rps)
+    summary.cpu_ratio_otel = round2(summary.otel.cpu_us_per_request / plugin.cpu_us_per_request)
+  }
 }
 
-const LABELS: Record<Kind, string> = { plugin: 'plugin', floor: 'floor', handwritten: 'hand-written' }
+const LABELS: Record<Kind, string> = { plugin: 'plugin', otel: 'plugin + otel', floor: 'floor', handwritten: 'hand-written' }
+const ROWS = ['plugin', 'otel', 'floor', 'handwritten'] as const
 
 /** A markdown table, printable as is and pasted into the README. */
 export function table (name: string, s: ScenarioSummary, requestsPerFlow: number): string {
@@ -95,17 +104,18 @@ export function table (name: string, s: ScenarioSummary, requestsPerFlow: number
     '| server | req/s (median) | p50 ms | p99 ms | server CPU µs/req | simulator CPU µs/req | failed |',
     '|---|---:|---:|---:|---:|---:|---:|'
   ]
-  for (const kind of ['plugin', 'floor', 'handwritten'] as const) {
+  for (const kind of ROWS) {
     const k = s[kind]
     if (k) lines.push(`| ${LABELS[kind]} | ${k.rps} | ${k.p50} | ${k.p99} | ${k.cpu_us_per_request} | ${k.sim_cpu_us_per_request} | ${k.failures} |`)
   }
   const notes: string[] = []
   if (s.ratio_floor !== undefined) notes.push(`plugin/floor **${s.ratio_floor.toFixed(2)}** (CPU per request ${s.cpu_ratio_floor?.toFixed(2)}x the floor's)`)
   if (s.ratio_handwritten !== undefined) notes.push(`plugin/hand-written **${s.ratio_handwritten.toFixed(2)}**`)
+  if (s.ratio_otel !== undefined) notes.push(`with otel/without **${s.ratio_otel.toFixed(2)}** (CPU per request ${s.cpu_ratio_otel?.toFixed(2)}x)`)
   if (requestsPerFlow > 1) notes.push(`${requestsPerFlow} requests per payment`)
   lines.push('', notes.join('; '))
   // The simulator is one process: near one full core it, not the server, sets the pace.
-  const simCores = Math.max(...(['plugin', 'floor', 'handwritten'] as const).map((kind) => {
+  const simCores = Math.max(...ROWS.map((kind) => {
     const k = s[kind]
     return k === undefined ? 0 : k.rps * k.sim_cpu_us_per_request / 1e6
   }))

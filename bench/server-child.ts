@@ -9,10 +9,10 @@
  *   <- { type: 'profile', file? }  -> { type: 'profile' }  starts a CPU profile, or with `file` stops and writes it
  */
 import type { ServerConfig } from './config.js'
+import type { Kind } from './targets.js'
 import { startProfile, stopProfile } from './profiler.js'
 import type { BenchServer } from './servers/types.js'
 
-type Kind = 'plugin' | 'floor' | 'handwritten'
 type Message = { type: 'reset' } | { type: 'memory' } | { type: 'cpu' } | { type: 'profile', file?: string } | { type: 'close' }
 
 const kind = process.argv[2] as Kind

@@ -4,8 +4,9 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { ServerConfig } from './config.js'
 
-export type Kind = 'plugin' | 'floor' | 'handwritten'
-export const KINDS: Kind[] = ['plugin', 'floor', 'handwritten']
+/** `otel`: the plugin server with fastify-qorepay/otel on the OpenTelemetry SDK. */
+export type Kind = 'plugin' | 'otel' | 'floor' | 'handwritten'
+export const KINDS: Kind[] = ['plugin', 'otel', 'floor', 'handwritten']
 
 export interface Answer { type: string, heapUsed?: number, rss?: number, gc?: boolean, micros?: number, error?: string }
 

@@ -3,6 +3,7 @@ import type { QorePayClient } from './gateway/client.js'
 import type { OutcomeReporter } from './outcome/reporter.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionStore } from './stores/session-store.js'
+import type { UndiciExposure } from './observability/undici-channels.js'
 
 /** What one registration of the plugin shares between its routes. */
 export interface QorePayContext {
@@ -12,4 +13,6 @@ export interface QorePayContext {
   store: SessionStore
   outcomes: OutcomeReporter
   log: FastifyBaseLogger
+  /** Warns when undici's diagnostics channels, which see card data, gain a subscriber. */
+  undiciExposure: UndiciExposure
 }

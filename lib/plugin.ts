@@ -13,6 +13,7 @@ import { paymentsRoute } from './routes/payments.js'
 import { threeDSRoutes } from './routes/three-ds.js'
 import { webhookRoutes } from './routes/webhook.js'
 import type { QorePayContext } from './context.js'
+import { UndiciExposure } from './observability/undici-channels.js'
 
 /** The gateway calls a shop makes besides the payment flow, as `app.qorepay`. */
 export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'publicKey'>
@@ -33,7 +34,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   const client = new QorePayClient(opts)
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)
-  const ctx: QorePayContext = { opts, client, store, outcomes, log }
+  const ctx: QorePayContext = { opts, client, store, outcomes, log, undiciExposure: new UndiciExposure(log) }
 
   const api: QorePayApi = {
     createPurchase: client.createPurchase.bind(client),

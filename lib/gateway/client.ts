@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../options.js'
 import { QorePayGatewayError } from './gateway-error.js'
 import { gatewayMessage } from './gateway-message.js'
 import { MAX_RETRY_AFTER_MS, backoff, isTimeout, neverSent, retryAfterMs } from './retry-policy.js'
+import { traceGatewayCall, type GatewayOperation } from '../observability/gateway.js'
 
 /** `retries`: extra tries for calls that are safe to repeat; `timeouts` in milliseconds. */
 export type ClientOptions = Pick<ResolvedOptions, 'baseUrl' | 'apiKey' | 's2sToken' | 'timeouts' | 'retries'>
@@ -26,6 +27,8 @@ const PEM = expect('a JSON string', Type.String())
 const STATUS = expect('a card payment status', S2SStatus)
 
 interface Call<T extends TSchema> {
+  /** Its name on the `qorepay:gateway` channel. */
+  operation: GatewayOperation
   url: string
   method: 'GET' | 'POST'
   auth?: string
@@ -61,32 +64,32 @@ export class QorePayClient {
   }
 
   createPurchase (body: Record<string, unknown>): Promise<Purchase> {
-    return this.#api('POST', 'purchases/', PURCHASE, body)
+    return this.#api('purchases.create', 'POST', 'purchases/', PURCHASE, body)
   }
 
   getPurchase (id: string): Promise<Purchase> {
-    return this.#api('GET', `purchases/${encodeURIComponent(id)}/`, PURCHASE)
+    return this.#api('purchases.get', 'GET', `purchases/${encodeURIComponent(id)}/`, PURCHASE)
   }
 
   capture (id: string, amount?: number): Promise<Purchase> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/capture/`, PURCHASE, amount === undefined ? {} : { amount })
+    return this.#api('purchases.capture', 'POST', `purchases/${encodeURIComponent(id)}/capture/`, PURCHASE, amount === undefined ? {} : { amount })
   }
 
   release (id: string): Promise<Purchase> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/release/`, PURCHASE, {})
+    return this.#api('purchases.release', 'POST', `purchases/${encodeURIComponent(id)}/release/`, PURCHASE, {})
   }
 
   cancel (id: string): Promise<Purchase> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/cancel/`, PURCHASE, {})
+    return this.#api('purchases.cancel', 'POST', `purchases/${encodeURIComponent(id)}/cancel/`, PURCHASE, {})
   }
 
   refund (id: string, amount?: number): Promise<Payment> {
-    return this.#api('POST', `purchases/${encodeURIComponent(id)}/refund/`, PAYMENT, amount === undefined ? {} : { amount })
+    return this.#api('purchases.refund', 'POST', `purchases/${encodeURIComponent(id)}/refund/`, PAYMENT, amount === undefined ? {} : { amount })
   }
 
   /** The company public key (PEM) that signs `success_callback` posts. */
   publicKey (): Promise<string> {
-    return this.#api('GET', 'public_key/', PEM)
+    return this.#api('public_key', 'GET', 'public_key/', PEM)
   }
 
   /**
@@ -97,27 +100,28 @@ export class QorePayClient {
   postCard (directPostUrl: string, card: CardPost): Promise<S2SStatus> {
     const url = new URL(directPostUrl)
     url.searchParams.set('s2s', 'true')
-    return this.#call({ url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true })
+    return this.#call({ operation: 'direct_post', url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true })
   }
 
   /** Step 5: MD and PaRes to the callback URL, without auth. Never repeated once sent; answers as `postCard`. */
   completeThreeDS (callbackUrl: string, fields: { MD: string, PaRes: string }): Promise<S2SStatus> {
-    return this.#call({ url: callbackUrl, method: 'POST', form: fields, safe: false, expected: STATUS, statusAnswer: true })
+    return this.#call({ operation: 'callback', url: callbackUrl, method: 'POST', form: fields, safe: false, expected: STATUS, statusAnswer: true })
   }
 
   close (): Promise<void> {
     return this.#agent.close()
   }
 
-  #api<T extends TSchema> (method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown): Promise<Static<T>> {
-    return this.#call({ url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected })
+  #api<T extends TSchema> (operation: GatewayOperation, method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown): Promise<Static<T>> {
+    return this.#call({ operation, url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected })
   }
 
   async #call<T extends TSchema> (call: Call<T>, attempt = 0): Promise<Static<T>> {
     const last = attempt >= this.#opts.retries
     let waitMs = backoff(attempt)
     try {
-      const { statusCode, headers, text } = await this.#send(call)
+      const { statusCode, headers, text } = await traceGatewayCall(
+        () => ({ operation: call.operation, method: call.method, origin: new URL(call.url).origin, attempt: attempt + 1 }), () => this.#send(call))
       const body = parseAnswer(text)
       if (statusCode < 300) {
         if (call.expected.check.Check(body)) return body

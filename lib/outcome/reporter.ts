@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { Hook } from '../options.js'
 import type { OutcomeEvent, OutcomeStatus } from '../events.js'
 import type { SessionStore } from '../stores/session-store.js'
+import { traceOutcome } from '../observability/outcome.js'
 
 /**
  * Awaits one host hook and keeps its failure from escaping: logged with the
@@ -94,14 +95,14 @@ export class OutcomeReporter {
     const { purchaseId, status } = event
     const name = HOOK_NAMES[status]
     const hook = this.#hooks[status] as Hook<OutcomeEvent> | undefined
-    return runOnce(this.#store, markerKey(purchaseId, status), this.#log,
+    return traceOutcome(event, () => runOnce(this.#store, markerKey(purchaseId, status), this.#log,
       () => callHook(name, hook, event, request, this.#log),
       async () => {
         for (const later of LATER[status]) {
           if (await this.#store.get(markerKey(purchaseId, later)) !== undefined) return true
         }
         return false
-      })
+      }))
   }
 
   /**

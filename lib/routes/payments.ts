@@ -16,6 +16,7 @@ import { newSessionToken, sessionKey } from '../three-ds/session.js'
 import { isWebUrl } from '../wire/web-url.js'
 import type { ThreeDSSession } from '../three-ds/session.js'
 import type { QorePayContext } from '../context.js'
+import { tracePayment, type PaymentContext } from '../observability/payment.js'
 
 const PurchaseId = Type.String({ description: 'The gateway\'s purchase id' })
 
@@ -60,17 +61,18 @@ const paymentsSchema = {
 /** `POST {prefix}/payments`: Steps 1-3 of the S2S flow. */
 export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): void {
   const scope = parent.withTypeProvider<TypeBoxTypeProvider>()
-  const { opts, client, store, outcomes } = ctx
+  const { opts, client, store, outcomes, undiciExposure } = ctx
   const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
   const idempotency = { store, secret: opts.apiKey, scope: `${opts.brandId}${opts.prefix}`, ttlMs: 24 * 3600_000 }
 
   scope.post('/payments', { schema: paymentsSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
-    const { result, replayed } = await idempotent(request, idempotency, () => pay(request.body, request))
+    undiciExposure.check()
+    const { result, replayed } = await tracePayment('direct', (trace) => idempotent(request, idempotency, () => pay(request.body, request, trace)), ({ result }) => result.body)
     if (replayed) reply.header('idempotent-replayed', 'true')
     return reply.code(result.statusCode).send(result.body)
   })
 
-  async function pay (body: PaymentBody, request: FastifyRequest): Promise<PaymentReply> {
+  async function pay (body: PaymentBody, request: FastifyRequest, trace?: PaymentContext): Promise<PaymentReply> {
     const card = toCardPost(body, request)
     const input = await opts.purchase(request)
     if (!purchaseInput.Check(input)) {
@@ -87,6 +89,7 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
       failure_redirect: opts.failureRedirect,
       success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
     })
+    if (trace !== undefined) trace.purchaseId = purchase.id
     const directPostUrl = purchase.direct_post_url
     if (!isWebUrl(directPostUrl)) throw unusable(`purchase ${purchase.id} has no usable direct_post_url`)
     const event = { purchaseId: purchase.id, source: 'direct' as const, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
