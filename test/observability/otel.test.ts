@@ -92,3 +92,20 @@ test('a declined card and a hook that throws: the error code is counted, hook_fa
   t.ok(callbacks.length > 1)
   t.same(hookFailures.map((p) => [p.attributes['qorepay.source'], p.value]), [['direct', 1], ['callback', callbacks.length]])
 })
+
+test('a read the gateway answers 503 and then 200: two gateway spans, the retry counted as a resend', async (t) => {
+  const telemetry = startTelemetry(t)
+  const shop = await startShop(t, { server: { serverFactory: telemetry.serverFactory } })
+  const paid = await shop.post('/qorepay/payments', CARD)
+  telemetry.exporter.reset()
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 503, count: 1 })
+  const purchase = await shop.app.qorepay.getPurchase(paid.body.purchase_id)
+  t.equal(purchase.id, paid.body.purchase_id)
+
+  const lookups = telemetry.spans().filter((s) => s.name === 'qorepay gateway purchases.get')
+  t.same(lookups.map((s) => [s.attributes['qorepay.gateway.attempt'], s.attributes['http.request.resend_count'], s.attributes['http.response.status_code'], s.status.code]),
+    [[1, undefined, 503, SpanStatusCode.ERROR], [2, 1, 200, SpanStatusCode.UNSET]])
+  const durations = points((await telemetry.metrics()).get('qorepay.gateway.duration'))
+    .filter((p) => p.attributes['qorepay.gateway.operation'] === 'purchases.get')
+  t.same(durations.map((p) => [p.attributes['http.response.status_code'], p.attributes['error.type'], (p.value as { count: number }).count]), [[503, '503', 1], [200, undefined, 1]])
+})
