@@ -36,7 +36,7 @@ function envList<T extends string> (name: string, all: T[]): T[] {
   return wanted === undefined || wanted.length === 0 ? all : all.filter((x) => wanted.includes(x))
 }
 
-// 4 scenarios x 3 servers x (warm-up + 3 rounds) of these, plus set-up and memory: under 5 minutes on 2 cores.
+// 4 scenarios x 4 servers x (warm-up + 3 rounds) of these, plus set-up and memory: about 5 minutes on 2 cores.
 const duration = envNumber('BENCH_DURATION', 3)
 const roundsPerServer = Math.floor(envNumber('BENCH_ROUNDS', 3))
 const warmup = envNumber('BENCH_WARMUP', Math.min(duration, 2))
@@ -101,7 +101,7 @@ for (const scenario of scenarios) {
   const profileFile = join(profileDir, `${scenario.name}-${profileKind}.cpuprofile`)
   if (profiled !== undefined) await ('ask' in profiled ? profiled.ask('profile') : profiled.profile())
   for (let i = 0; i < roundsPerServer; i++) {
-    // A B C A B C: drift on the machine (other work, thermal) hits every server alike.
+    // A B C D A B C D: drift on the machine (other work, thermal) hits every server alike.
     for (const target of targets) {
       const r = await round(scenario, target, duration)
       rounds.get(target.kind)?.push(r)

@@ -22,6 +22,7 @@ export function traceOutcome (event: OutcomeEvent, report: () => Promise<ReportR
     purchaseId: event.purchaseId,
     status: event.status,
     source: event.source,
+    // DESIGN.md gives every outcome event an eventId; until lib/events.ts declares it, read it where present.
     eventId: (event as { eventId?: string }).eventId,
     code: event.status === 'error' ? event.error.code : undefined
   }), report, (result) => result)
