@@ -164,7 +164,12 @@ test('duplicate delivery mode: every event fires onWebhook once, the outcome onc
 
 test('concurrent identical deliveries: the second waits (503 + Retry-After) while the first runs, then settles with 200', async (t) => {
   const webhooks: WebhookEvent[] = []
-  const shop = await webhookShop(t, { plugin: { onWebhook: async (event) => { await sleep(100); webhooks.push(event) } } })
+  // The subtest's own event waits for its gate, so the machine's speed cannot let a copy arrive after it is done.
+  let openGate = (): void => {}
+  const gate = new Promise<void>((resolve) => { openGate = resolve })
+  const shop = await webhookShop(t, {
+    plugin: { onWebhook: async (event) => { await (event.eventType === 'purchase.captured' ? gate : sleep(100)); webhooks.push(event) } }
+  })
   shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
   shop.sim.deliveryMode.duplicate = true
   await abandoned(shop)
@@ -178,7 +183,12 @@ test('concurrent identical deliveries: the second waits (503 + Retry-After) whil
     await shop.sim.idle()
     // Not the simulator's bytes: a fresh event.
     const body = JSON.stringify({ ...snapshot(shop.sim, id), event_type: 'purchase.captured' })
-    const answers = await Promise.all(Array.from({ length: 10 }, () => deliver(`${shop.url}/qorepay/webhook`, body, { 'x-signature': ownSignature(body) })))
+    let answered = 0
+    const sent = Array.from({ length: 10 }, () => deliver(`${shop.url}/qorepay/webhook`, body, { 'x-signature': ownSignature(body) }).then((a) => {
+      if (++answered === 9) openGate()
+      return a
+    }))
+    const answers = await Promise.all(sent)
     t.equal(answers.filter((a) => a.statusCode === 200).length, 1)
     const waiting = answers.filter((a) => a.statusCode === 503)
     t.equal(waiting.length, 9)
