@@ -35,7 +35,9 @@ export const QorePayOptionsSchema = Type.Object({
   timeouts: Type.Optional(Type.Partial(Timeouts, { default: {} })),
   retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, default: 2 })),
   lookupAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
-  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, default: 64 * 1024 }))
+  bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, default: 64 * 1024 })),
+  /** Milliseconds a store call may take before it counts as a store outage (503). */
+  storeTimeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, default: 2000 }))
 })
 
 /** The same options once resolved: every default filled, the webhook keys as a list. */

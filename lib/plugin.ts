@@ -7,6 +7,7 @@ import { resolveOptions, type QorePayOptions } from './options.js'
 import { QorePayClient } from './gateway/client.js'
 import { MemoryStore } from './stores/memory.js'
 import { guardStore } from './stores/session-store.js'
+import { sessionTimeLeft } from './three-ds/session.js'
 import { OutcomeReporter } from './outcome/reporter.js'
 import { QorePayConfigError } from './errors.js'
 import { paymentsRoute } from './routes/payments.js'
@@ -30,7 +31,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     throw new QorePayConfigError(`decorator: "${opts.decorator}" is already taken; a second registration needs its own name, e.g. decorator: 'qorepayOther'`)
   }
   const ownStore = rawOptions.store === undefined ? new MemoryStore() : undefined
-  const store = guardStore(rawOptions.store ?? ownStore as MemoryStore)
+  const store = guardStore(rawOptions.store ?? ownStore as MemoryStore, { timeoutMs: opts.storeTimeout, takenTtl: sessionTimeLeft })
   const client = new QorePayClient(opts)
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)

@@ -3,7 +3,13 @@ import { assertInstant, assertKey, assertLease, assertLimit, assertMember, asser
 import { TimeHeap } from './time-heap.js'
 
 export interface MemoryStoreOptions {
-  /** Most entries held at once. When full, expired entries go first, then the oldest insertion. Default 1_000_000. */
+  /**
+   * Most keys and queue members held at once. Default 1_000_000. When full,
+   * expired entries go; when none had expired, a write that needs room (a new
+   * key or queue member) is refused, and the plugin answers 503. Nothing live
+   * is evicted: the store cannot tell a pending 3DS session from an outcome
+   * mark or an Idempotency-Key binding by its key, and those must never go.
+   */
   maxEntries?: number
   /** Milliseconds between sweeps of expired entries. Default 60_000. */
   sweepIntervalMs?: number
@@ -50,20 +56,22 @@ function flatten (json: string): string {
 }
 
 /**
- * The default store: one process, bounded, TTLs honoured to the millisecond.
+ * The default store: one process, bounded (refusing, never evicting, when
+ * full), TTLs honoured to the millisecond.
  * Every method body is synchronous behind its async signature, so `claim` and
  * `take` are atomic within the process. Several processes need a shared store
  * such as `RedisStore`.
  *
  * Every operation is O(log n) (`due`: per member it answers): entries sit in
- * a Map (insertion order, for eviction) and in a heap by expiry (for
- * sweeping), queue members in a Map and a heap by due time, never scanned whole.
+ * a Map and in a heap by expiry (for sweeping), queue members in a Map and a heap by due time, never scanned whole.
  */
 export class MemoryStore implements SessionStore {
   readonly maxEntries: number
   readonly #entries = new Map<string, Entry>()
   readonly #expiries = new TimeHeap<Entry>()
   readonly #queues = new Map<string, Queue>()
+  /** Members across every queue. */
+  #queued = 0
   readonly #timer: NodeJS.Timeout
 
   constructor (opts: MemoryStoreOptions = {}) {
@@ -87,9 +95,9 @@ export class MemoryStore implements SessionStore {
     this.#timer = timer
   }
 
-  /** Entries held, expired ones not yet swept included. */
+  /** Keys and queue members held, expired keys not yet swept included. */
   get size (): number {
-    return this.#entries.size
+    return this.#entries.size + this.#queued
   }
 
   async get (key: string): Promise<unknown | undefined> {
@@ -141,9 +149,11 @@ export class MemoryStore implements SessionStore {
     }
     const queued = q.members.get(member)
     if (queued === undefined) {
+      this.#makeRoom(performance.now())
       const added = new QueueMember(member, dueAt)
       q.members.set(member, added)
       q.byDueTime.push(added)
+      this.#queued++
     } else {
       q.byDueTime.remove(queued)
       queued.at = dueAt
@@ -179,6 +189,7 @@ export class MemoryStore implements SessionStore {
     if (q === undefined || queued === undefined) return
     q.members.delete(member)
     q.byDueTime.remove(queued)
+    this.#queued--
     if (q.members.size === 0) this.#queues.delete(queue)
   }
 
@@ -188,6 +199,7 @@ export class MemoryStore implements SessionStore {
     this.#entries.clear()
     this.#expiries.clear()
     this.#queues.clear()
+    this.#queued = 0
   }
 
   /** The entry under `key` unless it expired; an expired one is removed on the way. */
@@ -203,19 +215,20 @@ export class MemoryStore implements SessionStore {
 
   #put (key: string, json: string, expiresAt: number, now: number): void {
     const previous = this.#entries.get(key)
-    // Removing first makes a replaced key the newest insertion; a replacement never needs room.
+    // A replacement never needs room.
     if (previous !== undefined) this.#remove(previous)
-    else if (this.#entries.size >= this.maxEntries) this.#makeRoom(now)
+    else this.#makeRoom(now)
     const entry = new Entry(key, flatten(json), expiresAt)
     this.#entries.set(key, entry)
     this.#expiries.push(entry)
   }
 
-  /** Frees a slot: every expired entry goes, and the oldest insertion only when none had expired. */
+  /** Makes room for one more key or member: every expired entry goes, and when none had, the write is refused. */
   #makeRoom (now: number): void {
+    if (this.size < this.maxEntries) return
     this.#sweep(now)
-    if (this.#entries.size >= this.maxEntries) {
-      this.#remove(this.#entries.values().next().value as Entry)
+    if (this.size >= this.maxEntries) {
+      throw new Error(`MemoryStore is full (maxEntries ${this.maxEntries}): a new key or queue member is refused, since evicting one could drop an exactly-once guard`)
     }
   }
 

@@ -53,21 +53,63 @@ export function hasQueue (store: SessionStore): store is QueueStore {
 
 type StoreMethod = keyof SessionStore
 
+export interface GuardOptions {
+  /** Milliseconds a call may take before it fails as an outage: the `storeTimeout` option. */
+  timeoutMs: number
+  /**
+   * How long to keep a value that a timed-out `take` removed when the store
+   * answers it late, since its caller answered 503 and used nothing; 0 or
+   * less drops it. Without this, a late take's value is dropped.
+   */
+  takenTtl?: (key: string, value: unknown) => number
+}
+
 /**
- * The plugin's view of the host's store: any failure (Redis down, timeout)
- * becomes FST_QOREPAY_STORE_UNAVAILABLE (503), so every route answers it the
- * same clear way and nothing half-done is reported as done. Queue methods are
- * guarded where the store has them and stay absent where it has not, so
- * `hasQueue` answers the same for the guard as for the store.
+ * The plugin's view of the host's store: any failure (Redis down, a store
+ * that does not answer within `timeoutMs`) becomes FST_QOREPAY_STORE_UNAVAILABLE
+ * (503), so every route answers it the same clear way and nothing half-done
+ * is reported as done.
+ *
+ * A call that timed out may still land later (a frozen Redis runs the queued
+ * commands once it resumes). Where that would leave work half-done it is
+ * undone, best effort: a late successful `claim` is deleted, since its caller
+ * went no further, and a late `take`'s value is put back (see `takenTtl`).
+ * Late writes (`set`, `schedule`) stand: each is what its caller meant to store.
+ *
+ * Queue methods are guarded where the store has them and stay absent where
+ * it has not, so `hasQueue` answers the same for the guard as for the store.
  */
-export function guardStore (store: SessionStore): SessionStore {
-  const guard = (method: StoreMethod) => async (...args: unknown[]): Promise<never> => {
-    try {
-      return await (store[method] as (...a: unknown[]) => Promise<never>).apply(store, args)
-    } catch (err) {
-      throw new QorePayStoreError((err as Error).message, { cause: err })
+export function guardStore (store: SessionStore, options: GuardOptions): SessionStore {
+  const { timeoutMs, takenTtl } = options
+  const undoLate: Partial<Record<StoreMethod, (args: unknown[], result: unknown) => Promise<unknown> | undefined>> = {
+    claim: ([key], won) => won === true ? store.delete(key as string) : undefined,
+    take: ([key], value) => {
+      const ttl = value === undefined || takenTtl === undefined ? 0 : takenTtl(key as string, value)
+      return ttl > 0 ? store.claim(key as string, value, ttl) : undefined
     }
   }
+  const guard = (method: StoreMethod) => async (...args: unknown[]): Promise<never> => await new Promise((resolve, reject) => {
+    let late = false
+    const timer = setTimeout(() => {
+      late = true
+      reject(new QorePayStoreError(`no answer within ${timeoutMs} ms (storeTimeout)`))
+    }, timeoutMs)
+    // A call in flight at shutdown must not hold the process open.
+    timer.unref()
+    new Promise<never>((resolve) => { resolve((store[method] as (...a: unknown[]) => Promise<never>).apply(store, args)) }).then((result) => {
+      if (!late) {
+        clearTimeout(timer)
+        resolve(result)
+      } else {
+        // Nobody awaits the undo: a store that failed to answer may fail it too.
+        undoLate[method]?.(args, result)?.catch(() => {})
+      }
+    }, (err: unknown) => {
+      if (late) return
+      clearTimeout(timer)
+      reject(new QorePayStoreError((err as Error).message, { cause: err }))
+    })
+  })
   const guarded: SessionStore = { get: guard('get'), set: guard('set'), claim: guard('claim'), take: guard('take'), delete: guard('delete') }
   for (const method of QUEUE_METHODS) {
     if (typeof store[method] === 'function') guarded[method] = guard(method)

@@ -27,3 +27,13 @@ export function isSessionToken (token: string): boolean {
 export function sessionKey (token: string): string {
   return `3ds:${token}`
 }
+
+/**
+ * Milliseconds left of the 3DS session stored under `key`: how long the
+ * store guard keeps a session it puts back after a `take` that timed out.
+ * Anything else (no session key, no expiry) has none left.
+ */
+export function sessionTimeLeft (key: string, value: unknown): number {
+  const expiresAt = (value as Partial<ThreeDSSession> | null)?.expiresAt
+  return key.startsWith(sessionKey('')) && typeof expiresAt === 'number' ? expiresAt - Date.now() : 0
+}

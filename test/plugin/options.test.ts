@@ -29,6 +29,8 @@ test('defaults', async (t) => {
   t.same(opts.webhookPublicKeys, [])
   t.equal(opts.decorator, 'qorepay')
   t.same(opts.timeouts, { connect: 5000, headers: 15000, body: 15000 })
+  t.equal(opts.storeTimeout, 2000)
+  t.equal(resolveOptions({ ...VALID, storeTimeout: 250 }).storeTimeout, 250)
   t.equal(resolveOptions({ ...VALID, baseUrl: 'http://127.0.0.1:1/api/v1' }).baseUrl, 'http://127.0.0.1:1/api/v1/')
   t.same(resolveOptions({ ...VALID, webhookPublicKey: 'PEM' }).webhookPublicKeys, ['PEM'])
   t.same(resolveOptions({ ...VALID, webhookPublicKey: ['A', 'B'] }).webhookPublicKeys, ['A', 'B'])
@@ -49,6 +51,9 @@ const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
   ['prefix without slash', { prefix: 'pay' }, /prefix: /],
   ['sessionTtl zero', { sessionTtl: 0 }, /sessionTtl: /],
   ['sessionTtl not integer', { sessionTtl: 1.5 }, /sessionTtl: /],
+  ['storeTimeout zero', { storeTimeout: 0 }, /storeTimeout: /],
+  ['storeTimeout not integer', { storeTimeout: 2.5 }, /storeTimeout: /],
+  ['storeTimeout a string', { storeTimeout: '2000' }, /storeTimeout: .*got string/],
   ['webhookPublicKey empty array', { webhookPublicKey: [] }, /webhookPublicKey/],
   ['timeouts unknown key', { timeouts: { total: 1 } }, /timeouts/],
   ['purchase missing', { purchase: undefined }, /purchase: required, a function/],

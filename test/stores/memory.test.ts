@@ -81,39 +81,45 @@ test('a periodic sweep removes expired entries nobody reads', async (t) => {
   t.equal(await store.get('long'), 1)
 })
 
-test('when full, expired entries go first, then the oldest insertion', async (t) => {
+test('when full, expired entries go, and a write that needs room is refused: nothing live is evicted', async (t) => {
   const clock = controlClock(t)
   const store = new MemoryStore({ maxEntries: 3 })
   t.teardown(() => store.close())
   t.equal(new MemoryStore().maxEntries, 1_000_000, 'default bound')
+  const full = { name: 'Error', message: /MemoryStore is full \(maxEntries 3\): a new key or queue member is refused/ }
 
   await store.set('a', 'a', 1000)
   await store.set('b', 'b', 10)
-  await store.set('c', 'c', 1000)
+  await store.claim('c', 'c', 1000)
   clock.now += 10
   await store.set('d', 'd', 1000)
-  t.same(await present(store, ['a', 'b', 'c', 'd']), ['a', 'c', 'd'], 'the expired entry went, not the oldest')
+  t.same(await present(store, ['a', 'b', 'c', 'd']), ['a', 'c', 'd'], 'the expired entry made room')
 
-  await store.set('e', 'e', 1000)
-  t.same(await present(store, ['a', 'c', 'd', 'e']), ['c', 'd', 'e'], 'then the oldest insertion')
-
-  await store.set('c', 'c2', 1000)
-  t.equal(store.size, 3, 'replacing a key needs no room')
-  await store.set('f', 'f', 1000)
-  t.same(await present(store, ['c', 'd', 'e', 'f']), ['c', 'e', 'f'], 'a replaced key counts as newest')
-
-  t.equal(await store.claim('g', 'g', 1000), true)
-  t.same(await present(store, ['c', 'e', 'f', 'g']), ['c', 'f', 'g'], 'claim evicts too')
-  t.equal(await store.claim('g', 'g2', 1000), false)
+  await t.rejects(store.set('e', 'e', 1000), full, 'set of a new key')
+  await t.rejects(store.claim('e', 'e', 1000), full, 'claim of a new key')
+  await t.rejects(store.schedule('q', 'm', 1), full, 'a new queue member')
+  t.same(await present(store, ['a', 'c', 'd', 'e']), ['a', 'c', 'd'], 'nothing was evicted, nothing half-stored')
   t.equal(store.size, 3)
 
-  await store.set('h', 'h', 5)
+  await store.set('c', 'c2', 1000)
+  t.equal(await store.get('c'), 'c2', 'replacing a key needs no room')
+  t.equal(await store.claim('a', 'a2', 1000), false, 'a claim of a live key answers as ever')
+  t.equal(await store.take('d'), 'd', 'a take frees a slot')
+  await store.schedule('q', 'm', 1)
+  t.equal(store.size, 3, 'queue members count')
+  await store.schedule('q', 'm', 2)
+  t.same(await store.due('q', 5, 10, 100), ['m'], 'rescheduling and leasing a member need no room')
+  await t.rejects(store.set('e', 'e', 1000), full)
+  await store.unschedule('q', 'm')
+  await store.set('e', 'e', 1000)
+  t.equal(store.size, 3, 'an unscheduled member frees a slot')
+
   clock.now += 1000
-  await store.set('i', 'i', 1000)
+  await store.set('f', 'f', 1000)
   t.equal(store.size, 1, 'every expired entry goes at once')
 })
 
-test('eviction and expiry match a model, for any sequence of operations', async (t) => {
+test('refusal when full and expiry match a model, for any sequence of operations', async (t) => {
   const clock = controlClock(t)
   const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f')
   const ttl = fc.integer({ min: 1, max: 50 })
@@ -135,24 +141,30 @@ test('eviction and expiry match a model, for any sequence of operations', async 
       if (entry !== undefined && entry.expiresAt <= clock.now) model.delete(k)
       return model.get(k)
     }
-    const put = (k: string, value: number, ttl: number): void => {
+    /** Whether the write is stored: a new key when full, with nothing expired, is refused. */
+    const put = (k: string, value: number, ttl: number): boolean => {
       if (model.has(k)) model.delete(k)
       else if (model.size >= maxEntries) {
         for (const [other, entry] of model) if (entry.expiresAt <= clock.now) model.delete(other)
-        if (model.size >= maxEntries) model.delete(model.keys().next().value as string)
+        if (model.size >= maxEntries) return false
       }
       model.set(k, { value, expiresAt: clock.now + ttl })
+      return true
     }
+    const stored = async (write: Promise<unknown>): Promise<unknown> => await write.then((result) => result, (err: Error) => {
+      if (!/MemoryStore is full/.test(err.message)) throw err
+      return 'refused'
+    })
     try {
       for (const [step, o] of operations.entries()) {
         if (o.op === 'advance') clock.now += o.ms
         else if (o.op === 'set') {
-          await store.set(o.key, step, o.ttl)
-          put(o.key, step, o.ttl)
+          const expected = put(o.key, step, o.ttl) ? undefined : 'refused'
+          if (await stored(store.set(o.key, step, o.ttl)) !== expected) throw new Error(`step ${step}: set`)
         } else if (o.op === 'claim') {
-          const expected = live(o.key) === undefined
-          if (expected) put(o.key, step, o.ttl)
-          if (await store.claim(o.key, step, o.ttl) !== expected) throw new Error(`step ${step}: claim`)
+          const free = live(o.key) === undefined
+          const expected = !free ? false : put(o.key, step, o.ttl) ? true : 'refused'
+          if (await stored(store.claim(o.key, step, o.ttl)) !== expected) throw new Error(`step ${step}: claim`)
         } else if (o.op === 'get') {
           if (await store.get(o.key) !== live(o.key)?.value) throw new Error(`step ${step}: get`)
         } else if (o.op === 'take') {
@@ -294,7 +306,7 @@ async function present (store: MemoryStore, keys: string[]): Promise<string[]> {
 test('queue: validates its arguments, and close() drops every queue', async (t) => {
   const store = new MemoryStore()
   t.teardown(() => store.close())
-  for (const call of [() => store.schedule('', 'm', 1), () => store.due('', 1, 1, 1), () => store.unschedule('', 'm')]) {
+  for (const call of [() => store.schedule('', 'm', 1), () => store.due('', 1, 1, 1), () => store.unschedule('', 'm')] as Array<() => Promise<unknown>>) {
     await t.rejects(call(), { name: 'TypeError', message: /queue must be a non-empty string, got an empty string/ })
   }
   await t.rejects(store.schedule('q', 5 as never, 1), { name: 'TypeError', message: /member must be a non-empty string, got 5/ })

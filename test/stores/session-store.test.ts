@@ -3,6 +3,8 @@ import { MemoryStore } from '../../lib/stores/memory.js'
 import { guardStore, hasQueue, missingQueueMethods, type SessionStore } from '../../lib/stores/session-store.js'
 import { QorePayStoreError } from '../../lib/errors.js'
 
+const GUARD = { timeoutMs: 2000 }
+
 /** A store with the five key-value methods only: valid for a shop registered with `reconcile: false`. */
 function withoutQueue (store: MemoryStore): SessionStore {
   return {
@@ -30,7 +32,7 @@ test('hasQueue and missingQueueMethods tell which due-queue methods a store has'
 test('the guard keeps the store\'s due-queue, or its absence', async (t) => {
   const memory = new MemoryStore()
   t.teardown(() => memory.close())
-  const guarded = guardStore(memory)
+  const guarded = guardStore(memory, GUARD)
   t.equal(hasQueue(guarded), true)
   if (!hasQueue(guarded)) return
   await guarded.schedule('q', 'a', 1000)
@@ -39,15 +41,15 @@ test('the guard keeps the store\'s due-queue, or its absence', async (t) => {
   await guarded.unschedule('q', 'b')
   t.same(await memory.due('q', 5000, 10, 100), ['a'], 'on the store itself')
 
-  t.same(missingQueueMethods(guardStore(withoutQueue(memory))), ['schedule', 'due', 'unschedule'])
+  t.same(missingQueueMethods(guardStore(withoutQueue(memory), GUARD)), ['schedule', 'due', 'unschedule'])
   const partial: SessionStore = { ...withoutQueue(memory), unschedule: (...args) => memory.unschedule(...args) }
-  t.same(missingQueueMethods(guardStore(partial)), ['schedule', 'due'])
+  t.same(missingQueueMethods(guardStore(partial, GUARD)), ['schedule', 'due'])
 })
 
 test('every guarded call that fails is a store outage (503) with its cause', async (t) => {
   const memory = new MemoryStore()
   t.teardown(() => memory.close())
-  const guarded = guardStore(memory)
+  const guarded = guardStore(memory, GUARD)
   // The store's own argument checks reject these: a real failure from the store.
   const calls: Array<[string, () => Promise<unknown>]> = [
     ['get', () => guarded.get('')],
