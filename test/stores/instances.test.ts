@@ -155,6 +155,16 @@ function on (shop: Shop, url: string): string {
 }
 
 /** The last attempt of each delivery to `url` (per event type) answered 2xx. */
+/** `rounds` 3DS payments started on A, each TermUrl then posted to A and B at once: where each payer was sent. */
+async function racedTermUrls (a: Shop, b: Shop, rounds: number): Promise<Array<{ id: string, locations: Array<string | undefined> }>> {
+  return await Promise.all(Array.from({ length: rounds }, async () => {
+    const res = await a.post('/qorepay/payments', THREE_DS_CARD)
+    const { termUrl, body } = await passAcs(a, res.body.redirect_url, 'approve')
+    const answers = await Promise.all([postTermUrl(termUrl, body), postTermUrl(on(b, termUrl), body)])
+    return { id: res.body.purchase_id as string, locations: answers.map((x) => x.location) }
+  }))
+}
+
 function allDelivered (sim: Simulator, url: string): boolean {
   const last = new Map<string, SimDelivery>()
   for (const d of sim.deliveries) if (d.url === url) last.set(d.eventType, d)
@@ -212,12 +222,7 @@ test('several instances on one Redis', { skip }, async (t) => {
   t.test('the same TermUrl posted to A and B at once: one gateway callback, one success', async (t) => {
     const { sim, a, b, outcomes } = await instances(t)
     const rounds = 5
-    const results = await Promise.all(Array.from({ length: rounds }, async () => {
-      const res = await a.post('/qorepay/payments', THREE_DS_CARD)
-      const { termUrl, body } = await passAcs(a, res.body.redirect_url, 'approve')
-      const answers = await Promise.all([postTermUrl(termUrl, body), postTermUrl(on(b, termUrl), body)])
-      return { id: res.body.purchase_id as string, locations: answers.map((x) => x.location) }
-    }))
+    const results = await racedTermUrls(a, b, rounds)
     t.equal(sim.count('callback'), rounds, 'one callback per purchase')
     await sim.idle()
     for (const { id, locations } of results) {
@@ -441,12 +446,7 @@ function durableSuite (backend: DurableBackend): void {
       t.teardown(() => sim.close())
       const { shops: [a, b] } = await shops(t, open, sim)
       const rounds = 5
-      const results = await Promise.all(Array.from({ length: rounds }, async () => {
-        const res = await a.post('/qorepay/payments', THREE_DS_CARD)
-        const { termUrl, body } = await passAcs(a, res.body.redirect_url, 'approve')
-        const answers = await Promise.all([postTermUrl(termUrl, body), postTermUrl(on(b, termUrl), body)])
-        return { id: res.body.purchase_id as string, locations: answers.map((x) => x.location) }
-      }))
+      const results = await racedTermUrls(a, b, rounds)
       t.equal(sim.count('callback'), rounds, 'one gateway callback per purchase')
       await sim.idle()
       for (const { id, locations } of results) {
