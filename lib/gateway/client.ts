@@ -8,6 +8,7 @@ import type { CardPost } from '../payment/card-fields.js'
 import type { ResolvedOptions } from '../options.js'
 import { QorePayGatewayError } from './gateway-error.js'
 import { gatewayMessage } from './gateway-message.js'
+import { maskMessages, type SentCard } from './card-text.js'
 import { MAX_RETRY_AFTER_MS, backoff, isTimeout, neverSent, retryAfterMs } from './retry-policy.js'
 import { traceGatewayCall, type GatewayOperation } from '../observability/gateway.js'
 
@@ -40,6 +41,8 @@ interface Call<T extends TSchema> {
   expected: Expected<T>
   /** 4xx answers carrying a status (`{"status":"error"}`) are outcomes, not failures (card post, callback). */
   statusAnswer?: boolean
+  /** The card this call sends: masked out of every message the gateway answers. */
+  card?: SentCard
 }
 
 /**
@@ -100,7 +103,7 @@ export class QorePayClient {
   postCard (directPostUrl: string, card: CardPost): Promise<S2SStatus> {
     const url = new URL(directPostUrl)
     url.searchParams.set('s2s', 'true')
-    return this.#call({ operation: 'direct_post', url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true })
+    return this.#call({ operation: 'direct_post', url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true, card })
   }
 
   /** Step 5: MD and PaRes to the callback URL, without auth. Never repeated once sent; answers as `postCard`. */
@@ -122,7 +125,8 @@ export class QorePayClient {
     try {
       const { statusCode, headers, text } = await traceGatewayCall(
         () => ({ operation: call.operation, method: call.method, origin: new URL(call.url).origin, attempt: attempt + 1 }), () => this.#send(call))
-      const body = parseAnswer(text)
+      // The gateway's messages may quote the request: nothing past here holds the card.
+      const body = maskMessages(parseAnswer(text), call.card)
       if (statusCode < 300) {
         if (call.expected.check.Check(body)) return body
         // Answered, but not in words we can read: the gateway may have acted.
@@ -172,14 +176,14 @@ function parseAnswer (text: string): unknown {
 
 function httpError (statusCode: number, body: unknown): QorePayGatewayError {
   const said = gatewayMessage(body)
-  const text = said?.message ?? `HTTP ${statusCode}`
   const auth = statusCode === 401 || statusCode === 403
   return new QorePayGatewayError({
     kind: auth ? 'auth' : 'gateway',
-    detail: auth ? text : `HTTP ${statusCode}: ${text}`,
+    detail: said?.code === undefined ? `HTTP ${statusCode}` : `HTTP ${statusCode} ${said.code}`,
     sent: true,
     gatewayStatus: statusCode,
-    gatewayCode: said?.code
+    gatewayCode: said?.code,
+    gatewayMessage: said?.message
   })
 }
 

@@ -13,8 +13,10 @@ export type GatewayErrorCode = typeof KINDS[GatewayErrorKind]['code']
 
 export interface GatewayErrorDetails {
   kind: GatewayErrorKind
-  /** Why, in words safe to log and answer: the gateway's message or a network code, never what was sent. */
+  /** Why, in the plugin's own words (an HTTP status, a network code): safe to answer, never the gateway's free text. */
   detail: string
+  /** The gateway's own text about it, card data masked: for hooks and logs, never for the payer. */
+  gatewayMessage?: string
   /** Whether the request may have reached the gateway (false only when that is proven not so). */
   sent: boolean
   /** The HTTP status the gateway answered, when it answered. */
@@ -37,6 +39,8 @@ export class QorePayGatewayError extends FastifyGatewayError {
   readonly sent: boolean
   readonly gatewayStatus?: number
   readonly gatewayCode?: string
+  /** The gateway's own words, card data masked; the message (which a payer may see) never holds them. */
+  readonly gatewayMessage?: string
 
   constructor (details: GatewayErrorDetails) {
     const kind = KINDS[details.kind]
@@ -46,5 +50,6 @@ export class QorePayGatewayError extends FastifyGatewayError {
     this.sent = details.sent
     this.gatewayStatus = details.gatewayStatus
     this.gatewayCode = details.gatewayCode
+    this.gatewayMessage = details.gatewayMessage
   }
 }

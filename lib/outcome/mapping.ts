@@ -35,7 +35,8 @@ export function outcomeOfPurchase (purchase: Purchase): Outcome | undefined {
   const status = outcomeOfStatus(purchase.status)
   if (status !== 'error') return status === undefined ? undefined : { status, purchase }
   const attempts = purchase.transaction_data?.attempts ?? []
-  const said = attempts.at(-1)?.error
+  // Newest first: the attempt that decided the purchase.
+  const said = attempts[0]?.error
   return { status, code: said?.code ?? 'payment_failed', message: said?.message ?? 'The payment failed', purchase }
 }
 

@@ -77,6 +77,8 @@ export class CompanyKey {
   #key: VerifyKey | undefined
   #fetching: Promise<VerifyKey> | undefined
   #refetchedAt = -Infinity
+  #failure: unknown
+  #failedAt = -Infinity
 
   constructor (fetch: () => Promise<unknown>, intervalMs = REFETCH_INTERVAL_MS) {
     this.#fetch = fetch
@@ -87,10 +89,20 @@ export class CompanyKey {
   async check (body: Buffer, header: string | string[] | undefined): Promise<SignatureProblem | undefined> {
     const signature = decodeSignature(header)
     if (!Buffer.isBuffer(signature)) return signature
-    const key = this.#key ?? await this.#load()
+    const key = this.#key ?? await this.#first()
     if (signedBy(body, signature, [key])) return undefined
     const fresh = await this.#refresh()
     return fresh !== undefined && signedBy(body, signature, [fresh]) ? undefined : 'mismatch'
+  }
+
+  /**
+   * The first key. While fetching it fails, callers within the interval get
+   * that failure again instead of a fetch each: forged callbacks cannot
+   * turn a gateway outage into a flood of key fetches.
+   */
+  async #first (): Promise<VerifyKey> {
+    if (this.#fetching === undefined && this.#failure !== undefined && performance.now() - this.#failedAt < this.#intervalMs) throw this.#failure
+    return await this.#load()
   }
 
   /** The key as the gateway serves it now, or `undefined` when a refetch is not due yet. */
@@ -105,16 +117,19 @@ export class CompanyKey {
   }
 
   #load (): Promise<VerifyKey> {
-    this.#fetching ??= (async () => {
-      try {
-        const key = parseRsaKey(await this.#fetch())
+    this.#fetching ??= this.#fetch()
+      .then((pem) => {
+        const key = parseRsaKey(pem)
         if (key === undefined) throw new QorePayGatewayError({ kind: 'gateway', detail: 'GET public_key/ did not answer an RSA public key in PEM format', sent: true, gatewayStatus: 200 })
         this.#key = key
         return key
-      } finally {
-        this.#fetching = undefined
-      }
-    })()
+      })
+      .catch((err: unknown) => {
+        this.#failure = err
+        this.#failedAt = performance.now()
+        throw err
+      })
+      .finally(() => { this.#fetching = undefined })
     return this.#fetching
   }
 }

@@ -61,7 +61,7 @@ test('odd but possible gateway answers', async (t) => {
     shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 502, body: '<html>Bad gateway</html>' })
     const res = await shop.post('/qorepay/payments', CARD)
     t.equal(res.statusCode, 502)
-    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: HTTP 502: HTTP 502' })
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: HTTP 502' })
     const paid = await shop.post('/qorepay/payments', CARD)
     shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 429 })
     const before = shop.sim.count('purchases.get')

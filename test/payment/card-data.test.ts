@@ -62,3 +62,42 @@ test('no card number, CVC or expiry in any log line, store value, hook event or 
   t.ok(tokens.length > 0)
   for (const token of tokens) t.notOk(shop.logs.some((l) => l.includes(token.slice(5))), 'no 3DS token in the request log')
 })
+
+test('gateway text that quotes the card: masked in hooks and logs, never in an answer', async (t) => {
+  const shop = await startShop(t)
+  const card = { ...CARD, card_number: TEST_CARDS.noThreeDS, cvc: '737', expires: '11/38' }
+  const quoting = 'card 4444333322221111 (cvc 737, expires 11/38) refused; other card 5555-5555-5555-4444'
+  const secrets = ['4444333322221111', '737', '11/38', '5555-5555-5555-4444', '5555555555554444']
+  const answered: string[] = []
+
+  await t.test('a decline: the payer reads our text for the code; onFailed gets the masked text', async (t) => {
+    shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: 'error', code: 'do_not_honour', message: quoting } })
+    const res = await shop.post('/qorepay/payments', card)
+    answered.push(res.text)
+    t.equal(res.statusCode, 402)
+    t.same(res.body, { status: 'error', purchase_id: res.body.purchase_id, code: 'do_not_honour', message: 'Your bank declined the payment.' })
+    t.same(shop.events.failed.at(-1)?.error, { code: 'do_not_honour', message: 'card 444433******1111 (cvc ***, expires **/**) refused; other card 555555******4444' })
+  })
+
+  await t.test('a refused card post (4xx, no status): a 502 with the code, the text in the log only', async (t) => {
+    shop.sim.inject({ route: 'direct_post', kind: 'status', status: 400, body: { card_number: [{ message: quoting, code: 'invalid' }] } })
+    const res = await shop.post('/qorepay/payments', card)
+    answered.push(res.text)
+    t.equal(res.statusCode, 502)
+    t.same(res.body, { statusCode: 502, code: 'FST_QOREPAY_GATEWAY', error: 'Bad Gateway', message: 'QorePay answered an error: HTTP 400 invalid' })
+    t.ok(shop.logs.some((line) => line.includes('card_number: card 444433******1111 (cvc ***, expires **/**) refused')), 'the masked text is logged')
+  })
+
+  await t.test('a client call the gateway refuses with text: the error holds it masked, its message does not', async (t) => {
+    shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 400, body: { __all__: [{ message: 'no card 4111 1111 1111 1111 here', code: 'purchase_invalid' }] } })
+    const err = await shop.app.qorepay.createPurchase({}).catch((e: unknown) => e)
+    t.match(err, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: HTTP 400 purchase_invalid', gatewayCode: 'purchase_invalid', gatewayMessage: 'no card 411111******1111 here' })
+  })
+
+  for (const text of [...answered, ...shop.logs, ...Object.values(shop.events).flat().map((e) => JSON.stringify(e))]) {
+    for (const secret of secrets) {
+      if (text.includes(secret) && secret !== '737') t.fail(`card data in ${text.slice(0, 200)}`)
+    }
+    if (/(?<!\d)737(?!\d)/.test(text)) t.fail(`the CVC in ${text.slice(0, 200)}`)
+  }
+})

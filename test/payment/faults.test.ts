@@ -25,7 +25,8 @@ test('bad credentials: the gateway 401 surfaces as a clear FST_QOREPAY_AUTH erro
   const shop = await startShop(t, { plugin: { apiKey: 'wrong-key' } })
   const res = await shop.post('/qorepay/payments', CARD)
   t.equal(res.statusCode, 502)
-  t.match(res.body, { code: 'FST_QOREPAY_AUTH', message: /QorePay rejected the credentials: Invalid token/ })
+  t.same(res.body, { statusCode: 502, code: 'FST_QOREPAY_AUTH', error: 'Bad Gateway', message: 'QorePay rejected the credentials: HTTP 401 authentication_failed' })
+  t.ok(shop.logs.some((line) => line.includes('"gatewayMessage":"Invalid token')), "the gateway's own words are in the log")
   t.notMatch(res.text, 'wrong-key')
 })
 
@@ -39,12 +40,13 @@ test('the wrong S2S token is refused at the card post: a definite refusal, no lo
   t.equal(shop.sim.count('purchases.get'), 0)
 })
 
-test('card fields refused by the gateway: 502 with its message, no lookup, no 202', async (t) => {
+test('card fields refused by the gateway: 502 with its code (its words in the log), no lookup, no 202', async (t) => {
   const shop = await startShop(t)
   shop.sim.inject({ route: 'direct_post', kind: 'status', status: 400, body: { remote_ip: [{ message: 'Enter a valid IPv4 or IPv6 address.', code: 'invalid' }] } })
   const res = await shop.post('/qorepay/payments', CARD)
   t.equal(res.statusCode, 502)
-  t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /HTTP 400: remote_ip: Enter a valid IPv4/ })
+  t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: HTTP 400 invalid' })
+  t.ok(shop.logs.some((line) => line.includes('"gatewayMessage":"remote_ip: Enter a valid IPv4')), "the gateway's own words are in the log")
   t.equal(shop.sim.count('purchases.get'), 0)
 })
 

@@ -113,16 +113,28 @@ test('CompanyKey: a rotation is fetched once, by concurrent failures together, t
   t.equal(REFETCH_INTERVAL_MS, 10_000)
 })
 
-test('CompanyKey: a failed fetch is not cached; its error reaches the caller', async (t) => {
+test('CompanyKey: a failed fetch is remembered for the interval, then fetched again; its error reaches the caller', async (t) => {
   const gw = await gateway(t)
-  const key = new CompanyKey(() => gw.client.publicKey())
-  gw.sim.inject({ route: 'public_key', kind: 'status', status: 503 })
-  await t.rejects(key.check(BODY, signed(BODY, A.privateKey)), { code: 'FST_QOREPAY_GATEWAY' })
+  const key = new CompanyKey(() => gw.client.publicKey(), 100)
+  const forged = signed(BODY, A.privateKey)
   // A JSON string (what the wire schema admits) that is no PEM.
-  gw.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: '"no"' })
-  await t.rejects(key.check(BODY, signed(BODY, A.privateKey)), { code: 'FST_QOREPAY_GATEWAY', message: /did not answer an RSA public key/ })
-  // Now the simulator's own company key: a signature by another key is a mismatch after one refetch.
-  t.equal(await key.check(BODY, signed(BODY, A.privateKey)), 'mismatch')
+  gw.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: '"no"', count: 1 })
+  await t.rejects(key.check(BODY, forged), { code: 'FST_QOREPAY_GATEWAY', message: /did not answer an RSA public key/ })
+  t.equal(gw.fetches(), 1)
+  const again = await Promise.allSettled(Array.from({ length: 20 }, () => key.check(BODY, forged)))
+  t.same(new Set(again.map((a) => a.status === 'rejected' ? (a.reason as Error).message : a.value)), new Set(['QorePay answered an error: GET public_key/ did not answer an RSA public key in PEM format']))
+  t.equal(gw.fetches(), 1, 'within the interval: the same failure, no fetch')
+
+  await sleep(120)
+  gw.sim.inject({ route: 'public_key', kind: 'status', status: 503, count: 1 })
+  await t.rejects(key.check(BODY, forged), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 503 })
+  t.equal(gw.fetches(), 2, 'after the interval: one fetch')
+
+  await sleep(120)
+  // Now the simulator's own company key: a signature by another key is a mismatch after one refetch, then none within the interval.
+  t.equal(await key.check(BODY, forged), 'mismatch')
+  t.equal(gw.fetches(), 4)
+  t.equal(await key.check(BODY, forged), 'mismatch')
   t.equal(gw.fetches(), 4)
   t.ok(parseRsaKey(gw.sim.companyPublicKey))
 })

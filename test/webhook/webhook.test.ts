@@ -404,14 +404,21 @@ test('success_callback: verified with the company key, fetched once, refetched o
   })
 })
 
-test('success_callback: the company key cannot be fetched, the callback fails and is retried', async (t) => {
+test('success_callback: while the company key cannot be fetched, 50 forged callbacks cost one fetch, and the real callback is retried', async (t) => {
   const shop = await webhookShop(t, { callback: 'plugin' })
-  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: 'not a key' })
-  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { pem: 1 } })
-  shop.sim.inject({ route: 'public_key', kind: 'status', status: 500, count: 3 })
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 500, count: 1000 })
+  const body = JSON.stringify({ id: 'forged' })
+  const forge = (): Promise<Answer> => deliver(`${shop.url}/qorepay/callback`, body, { 'x-signature': ownSignature(body) })
+  const together = await Promise.all(Array.from({ length: 25 }, forge))
+  const after = await Promise.all(Array.from({ length: 25 }, forge))
+  t.same(new Set([...together, ...after].map((a) => a.statusCode)), new Set([502]))
+  t.equal(shop.sim.count('public_key'), 3, 'one fetch (with its two retries) for 50 callbacks: at most one per 10 s')
+
   const id = await abandoned(shop)
-  t.same(statuses(shop.sim, 'success_callback'), [502, 502, 502, 200])
-  t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
+  t.ok(statuses(shop.sim, 'success_callback').every((status) => status === 502), 'the real callback fails too, and the gateway retries it')
+  t.equal(shop.sim.count('public_key'), 3, 'still no second fetch within the interval')
+  t.same(shop.events.executed, [])
+  t.ok(id)
 })
 
 test('without webhookPublicKey: no webhook route, a log line says why, the callback still works', async (t) => {
