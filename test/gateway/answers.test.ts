@@ -28,6 +28,9 @@ test('what a purchase status says about the payment', async (t) => {
   const failed = { status: 'error', transaction_data: { attempts: [] } } as unknown as Purchase
   t.match(outcomeOfPurchase(failed), { status: 'error', code: 'payment_failed', message: 'The payment failed' })
   t.match(outcomeOfPurchase({ status: 'error' } as unknown as Purchase), { code: 'payment_failed' })
+  // The platform lists attempts newest first: the first one decided the purchase.
+  const twice = { status: 'error', transaction_data: { attempts: [{ error: { code: 'insufficient_funds', message: 'second' } }, { error: { code: 'do_not_honour', message: 'first' } }] } } as unknown as Purchase
+  t.match(outcomeOfPurchase(twice), { status: 'error', code: 'insufficient_funds', message: 'second' })
   t.same(outcomeOfAnswer({ status: 'error' }), { status: 'error', code: 'declined', message: 'The payment was declined' })
 })
 
