@@ -1,6 +1,6 @@
 import createError from '@fastify/error'
 
-/** FST_QOREPAY_GATEWAY, _AUTH, _UNAVAILABLE and _TIMEOUT: one class with `sent`, `gatewayStatus`, `gatewayCode`. */
+/** FST_QOREPAY_GATEWAY, _AUTH, _NOT_FOUND, _UNAVAILABLE and _TIMEOUT: one class with `sent`, `gatewayStatus`, `gatewayCode`. */
 export { QorePayGatewayError } from './gateway/gateway-error.js'
 export type { GatewayErrorCode, GatewayErrorDetails, GatewayErrorKind } from './gateway/gateway-error.js'
 

@@ -32,8 +32,8 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   }
   const ownStore = rawOptions.store === undefined ? new MemoryStore() : undefined
   const store = guardStore(rawOptions.store ?? ownStore as MemoryStore, { timeoutMs: opts.storeTimeout, takenTtl: sessionTimeLeft })
-  const client = new QorePayClient(opts)
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
+  const client = new QorePayClient(opts, log)
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)
   const ctx: QorePayContext = { opts, client, store, outcomes, log, undiciExposure: new UndiciExposure(log) }
 

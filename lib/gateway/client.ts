@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
 import { Agent } from 'undici'
 import { Type, type TSchema, type Static } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
@@ -7,6 +8,7 @@ import { S2SStatus } from '../wire/s2s-status.js'
 import type { CardPost } from '../payment/card-fields.js'
 import type { ResolvedOptions } from '../options.js'
 import { QorePayGatewayError } from './gateway-error.js'
+import { QorePayValidationError } from '../errors.js'
 import { gatewayMessage } from './gateway-message.js'
 import { maskMessages, type SentCard } from './card-text.js'
 import { MAX_RETRY_AFTER_MS, backoff, isTimeout, neverSent, retryAfterMs } from './retry-policy.js'
@@ -43,6 +45,18 @@ interface Call<T extends TSchema> {
   statusAnswer?: boolean
   /** The card this call sends: masked out of every message the gateway answers. */
   card?: SentCard
+  /** The purchase it is about, when known before the answer: for the debug line. */
+  purchaseId?: string
+  /** A 404 means this purchase does not exist (FST_QOREPAY_NOT_FOUND), not a gateway failure. */
+  aboutPurchase?: boolean
+}
+
+// The platform's ids are UUIDs; anything else (".", "..", "a/b") would address another endpoint.
+const ID = /^[A-Za-z0-9_-]{1,64}$/
+
+function checkedId (id: unknown): string {
+  if (typeof id === 'string' && ID.test(id)) return id
+  throw new QorePayValidationError('id: expected a purchase id (1-64 letters, digits, "-" or "_")')
 }
 
 /**
@@ -55,9 +69,12 @@ interface Call<T extends TSchema> {
 export class QorePayClient {
   readonly #agent: Agent
   readonly #opts: ClientOptions
+  readonly #log: FastifyBaseLogger | undefined
 
-  constructor (opts: ClientOptions) {
+  /** `log`: one debug line per gateway request (operation, status code, duration, purchase id; never a body). */
+  constructor (opts: ClientOptions, log?: FastifyBaseLogger) {
     this.#opts = opts
+    this.#log = log
     this.#agent = new Agent({
       keepAliveTimeout: 10_000,
       connect: { timeout: opts.timeouts.connect },
@@ -71,23 +88,23 @@ export class QorePayClient {
   }
 
   getPurchase (id: string): Promise<Purchase> {
-    return this.#api('purchases.get', 'GET', `purchases/${encodeURIComponent(id)}/`, PURCHASE)
+    return this.#about(id, 'purchases.get', 'GET', '', PURCHASE)
   }
 
   capture (id: string, amount?: number): Promise<Purchase> {
-    return this.#api('purchases.capture', 'POST', `purchases/${encodeURIComponent(id)}/capture/`, PURCHASE, amount === undefined ? {} : { amount })
+    return this.#about(id, 'purchases.capture', 'POST', 'capture/', PURCHASE, amount === undefined ? {} : { amount })
   }
 
   release (id: string): Promise<Purchase> {
-    return this.#api('purchases.release', 'POST', `purchases/${encodeURIComponent(id)}/release/`, PURCHASE, {})
+    return this.#about(id, 'purchases.release', 'POST', 'release/', PURCHASE, {})
   }
 
   cancel (id: string): Promise<Purchase> {
-    return this.#api('purchases.cancel', 'POST', `purchases/${encodeURIComponent(id)}/cancel/`, PURCHASE, {})
+    return this.#about(id, 'purchases.cancel', 'POST', 'cancel/', PURCHASE, {})
   }
 
   refund (id: string, amount?: number): Promise<Payment> {
-    return this.#api('purchases.refund', 'POST', `purchases/${encodeURIComponent(id)}/refund/`, PAYMENT, amount === undefined ? {} : { amount })
+    return this.#about(id, 'purchases.refund', 'POST', 'refund/', PAYMENT, amount === undefined ? {} : { amount })
   }
 
   /** The company public key (PEM) that signs `success_callback` posts. */
@@ -100,40 +117,58 @@ export class QorePayClient {
    * that is not a known status rejects with `sent: true` and its HTTP
    * status: an unknown outcome (lib/payment/settle.ts).
    */
-  postCard (directPostUrl: string, card: CardPost): Promise<S2SStatus> {
+  postCard (directPostUrl: string, card: CardPost, purchaseId?: string): Promise<S2SStatus> {
     const url = new URL(directPostUrl)
     url.searchParams.set('s2s', 'true')
-    return this.#call({ operation: 'direct_post', url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true, card })
+    return this.#call({ operation: 'direct_post', url: url.href, method: 'POST', auth: this.#opts.s2sToken, json: card, safe: false, expected: STATUS, statusAnswer: true, card, purchaseId })
   }
 
   /** Step 5: MD and PaRes to the callback URL, without auth. Never repeated once sent; answers as `postCard`. */
-  completeThreeDS (callbackUrl: string, fields: { MD: string, PaRes: string }): Promise<S2SStatus> {
-    return this.#call({ operation: 'callback', url: callbackUrl, method: 'POST', form: fields, safe: false, expected: STATUS, statusAnswer: true })
+  completeThreeDS (callbackUrl: string, fields: { MD: string, PaRes: string }, purchaseId?: string): Promise<S2SStatus> {
+    return this.#call({ operation: 'callback', url: callbackUrl, method: 'POST', form: fields, safe: false, expected: STATUS, statusAnswer: true, purchaseId })
   }
 
   close (): Promise<void> {
     return this.#agent.close()
   }
 
-  #api<T extends TSchema> (operation: GatewayOperation, method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown): Promise<Static<T>> {
-    return this.#call({ operation, url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected })
+  #api<T extends TSchema> (operation: GatewayOperation, method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown, purchaseId?: string): Promise<Static<T>> {
+    return this.#call({ operation, url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected, purchaseId, aboutPurchase: purchaseId !== undefined })
+  }
+
+  /** A call about one purchase: its id is checked before anything is sent. */
+  async #about<T extends TSchema> (id: string, operation: GatewayOperation, method: 'GET' | 'POST', action: string, expected: Expected<T>, json?: unknown): Promise<Static<T>> {
+    const purchaseId = checkedId(id)
+    return await this.#api(operation, method, `purchases/${purchaseId}/${action}`, expected, json, purchaseId)
+  }
+
+  #logCall (call: Call<TSchema>, startedAt: number, outcome: { statusCode: number, body?: unknown } | { error: string }): void {
+    if (this.#log === undefined) return
+    const durationMs = Math.round(performance.now() - startedAt)
+    const answeredId = 'body' in outcome && typeof outcome.body === 'object' && outcome.body !== null ? (outcome.body as { id?: unknown }).id : undefined
+    const purchaseId = call.purchaseId ?? (typeof answeredId === 'string' ? answeredId : undefined)
+    const answered = 'error' in outcome ? outcome.error : `HTTP ${outcome.statusCode}`
+    this.#log.debug({ operation: call.operation, ...('error' in outcome ? { error: outcome.error } : { statusCode: outcome.statusCode }), durationMs, purchaseId },
+      `qorepay: gateway ${call.operation}${purchaseId === undefined ? '' : ` for purchase ${purchaseId}`}: ${answered} in ${durationMs} ms`)
   }
 
   async #call<T extends TSchema> (call: Call<T>, attempt = 0): Promise<Static<T>> {
     const last = attempt >= this.#opts.retries
     let waitMs = backoff(attempt)
+    const startedAt = performance.now()
     try {
       const { statusCode, headers, text } = await traceGatewayCall(
         () => ({ operation: call.operation, method: call.method, origin: new URL(call.url).origin, attempt: attempt + 1 }), () => this.#send(call))
       // The gateway's messages may quote the request: nothing past here holds the card.
       const body = maskMessages(parseAnswer(text), call.card)
+      this.#logCall(call, startedAt, { statusCode, body })
       if (statusCode < 300) {
         if (call.expected.check.Check(body)) return body
         // Answered, but not in words we can read: the gateway may have acted.
         throw new QorePayGatewayError({ kind: 'gateway', detail: `HTTP ${statusCode}: the answer is not ${call.expected.name}`, sent: true, gatewayStatus: statusCode })
       }
       if (call.statusAnswer === true && statusCode < 500 && STATUS.check.Check(body)) return body as Static<T>
-      const failure = httpError(statusCode, body)
+      const failure = httpError(statusCode, body, call.aboutPurchase === true)
       const retryAfter = statusCode === 429 ? retryAfterMs(headers['retry-after']) : undefined
       if (retryAfter !== undefined) waitMs = retryAfter
       // 429 means "not processed"; a 5xx on a read is harmless to repeat.
@@ -142,6 +177,7 @@ export class QorePayClient {
     } catch (err) {
       if (err instanceof QorePayGatewayError) throw err
       const failure = networkError(err as NodeJS.ErrnoException)
+      this.#logCall(call, startedAt, { error: failure.gatewayCode as string })
       if (failure.sent || last) throw failure
     }
     await sleep(waitMs)
@@ -174,11 +210,11 @@ function parseAnswer (text: string): unknown {
   }
 }
 
-function httpError (statusCode: number, body: unknown): QorePayGatewayError {
+function httpError (statusCode: number, body: unknown, aboutPurchase: boolean): QorePayGatewayError {
   const said = gatewayMessage(body)
   const auth = statusCode === 401 || statusCode === 403
   return new QorePayGatewayError({
-    kind: auth ? 'auth' : 'gateway',
+    kind: auth ? 'auth' : statusCode === 404 && aboutPurchase ? 'notFound' : 'gateway',
     detail: said?.code === undefined ? `HTTP ${statusCode}` : `HTTP ${statusCode} ${said.code}`,
     sent: true,
     gatewayStatus: statusCode,

@@ -4,6 +4,7 @@ import createError from '@fastify/error'
 const KINDS = {
   auth: { code: 'FST_QOREPAY_AUTH', statusCode: 502, says: 'QorePay rejected the credentials' },
   gateway: { code: 'FST_QOREPAY_GATEWAY', statusCode: 502, says: 'QorePay answered an error' },
+  notFound: { code: 'FST_QOREPAY_NOT_FOUND', statusCode: 404, says: 'QorePay has no such purchase' },
   unavailable: { code: 'FST_QOREPAY_UNAVAILABLE', statusCode: 502, says: 'QorePay is unreachable' },
   timeout: { code: 'FST_QOREPAY_TIMEOUT', statusCode: 504, says: 'QorePay did not answer in time' }
 } as const
@@ -35,7 +36,7 @@ const FastifyGatewayError = createError(baseCode, '%s', baseStatus)
 /** Every failure of a gateway call: one class, its `code` says which. */
 export class QorePayGatewayError extends FastifyGatewayError {
   declare readonly code: GatewayErrorCode
-  declare readonly statusCode: 502 | 504
+  declare readonly statusCode: 404 | 502 | 504
   readonly sent: boolean
   readonly gatewayStatus?: number
   readonly gatewayCode?: string

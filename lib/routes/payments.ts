@@ -94,7 +94,7 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     if (!isWebUrl(directPostUrl)) throw unusable(`purchase ${purchase.id} has no usable direct_post_url`)
     const event = { purchaseId: purchase.id, source: 'direct' as const, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
 
-    const settled = await settle(settling, { step: 'direct_post', send: () => client.postCard(directPostUrl, card), event }, request)
+    const settled = await settle(settling, { step: 'direct_post', send: () => client.postCard(directPostUrl, card, purchase.id), event }, request)
     if (settled.kind === 'pending') return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
     if (settled.kind === 'outcome') {
       const { outcome } = settled

@@ -76,7 +76,7 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
     }
     let settled: Settled
     try {
-      settled = await settle(settling, { step: 'callback', send: () => client.completeThreeDS(session.callbackUrl, fields), event }, request)
+      settled = await settle(settling, { step: 'callback', send: () => client.completeThreeDS(session.callbackUrl, fields, session.purchaseId), event }, request)
     } catch (err) {
       // Only a callback proven never sent may be tried again: put the session back for the payer's retry.
       // Anything that may have reached the gateway keeps the session taken, so it is never sent twice.
