@@ -59,7 +59,7 @@ test('two brands in one server under two prefixes, each with its own decorator',
   const [id] = simB.purchases.keys()
   const purchase = await app.getDecorator<typeof app.qorepay>('qorepayB').getPurchase(id)
   t.equal(purchase.brand_id, 'brand-b')
-  await t.rejects(app.qorepay.getPurchase(id), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 404 })
+  await t.rejects(app.qorepay.getPurchase(id), { code: 'FST_QOREPAY_NOT_FOUND', gatewayStatus: 404 })
 })
 
 test('the plugin also registers inside an encapsulated host scope', async (t) => {
