@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import { withoutSessionToken } from '../three-ds/session.js'
 
 const CARD_FIELDS = new Set(['card_number', 'cvc', 'expires'])
 
@@ -26,5 +27,5 @@ export const redactingSerializers = {
 }
 
 function withoutToken (url: unknown): unknown {
-  return typeof url === 'string' ? url.replace(/\/3ds\/[^/?#]+/, '/3ds/[token]') : url
+  return typeof url === 'string' ? withoutSessionToken(url) : url
 }

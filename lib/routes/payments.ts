@@ -12,9 +12,8 @@ import { idempotent } from '../payment/idempotency.js'
 import { settle } from '../payment/settle.js'
 import { redactingSerializers } from './log-redaction.js'
 import { TAGS, errorResponse } from './error-response.js'
-import { newSessionToken, sessionKey } from '../three-ds/session.js'
+import { createSession, sessionUrl } from '../three-ds/session.js'
 import { isWebUrl } from '../wire/web-url.js'
-import type { ThreeDSSession } from '../three-ds/session.js'
 import type { QorePayContext } from '../context.js'
 import { tracePayment, type PaymentContext } from '../observability/payment.js'
 
@@ -105,19 +104,16 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     const { threeDS } = settled
     // The payer's browser is sent to the ACS: only a web URL, whatever the gateway says.
     if (!isWebUrl(threeDS.URL) || !isWebUrl(threeDS.callback_url)) throw unusable(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
-    const token = newSessionToken()
     const { source, ...known } = event
-    const session: ThreeDSSession = {
+    const token = await createSession(store, {
       ...known,
       callbackUrl: threeDS.callback_url,
       acsUrl: threeDS.URL,
       method: threeDS.Method,
       paReq: threeDS.PaReq,
-      md: threeDS.MD ?? '',
-      expiresAt: Date.now() + opts.sessionTtl * 1000
-    }
-    await store.set(sessionKey(token), session, opts.sessionTtl * 1000)
-    const redirectUrl = `${opts.publicUrl}${opts.prefix}/3ds/${token}`
+      md: threeDS.MD ?? ''
+    }, opts.sessionTtl * 1000)
+    const redirectUrl = sessionUrl(opts, token, 'page')
     await callHook('on3DSRequired', opts.on3DSRequired, { ...known, status: '3DS_required', source, redirectUrl }, request, request.log)
     return { statusCode: 200, body: { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl } }
   }

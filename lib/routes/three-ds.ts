@@ -2,10 +2,9 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { contentSecurityPolicy, renderExpiredPage, renderRedirectPage } from '../three-ds/page.js'
-import { type ThreeDSSession } from '../three-ds/session.js'
-import { isSessionToken, sessionKey } from '../three-ds/session.js'
+import { openSession, putBackSession, sessionPath, sessionUrl, takeSession } from '../three-ds/session.js'
 import { settle, type Settled } from '../payment/settle.js'
-import type { QorePayGatewayError } from '../gateway/gateway-error.js'
+import { QorePayGatewayError } from '../gateway/gateway-error.js'
 import type { QorePayContext } from '../context.js'
 import { redactingSerializers } from './log-redaction.js'
 import { TAGS, errorResponse } from './error-response.js'
@@ -48,9 +47,9 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
   const { opts, client, store, outcomes } = ctx
   const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
 
-  scope.get('/3ds/:token', { schema: pageSchema, logSerializers: redactingSerializers }, async (request, reply) => {
+  scope.get(sessionPath(':token', 'page'), { schema: pageSchema, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
-    const session = isSessionToken(token) ? await store.get(sessionKey(token)) as ThreeDSSession | undefined : undefined
+    const session = await openSession(store, token)
     const nonce = randomToken(16)
     reply
       .header('cache-control', 'no-store')
@@ -59,13 +58,13 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
       .header('x-content-type-options', 'nosniff')
       .type('text/html; charset=utf-8')
     if (session === undefined) return reply.code(404).send(renderExpiredPage(nonce))
-    return renderRedirectPage(session, termUrl(token), nonce)
+    return renderRedirectPage(session, sessionUrl(opts, token, 'return'), nonce)
   })
 
-  scope.post<{ Params: Static<typeof TokenParams>, Body: TermUrlBody }>('/3ds/:token/return', { schema: termUrlSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
+  scope.post<{ Params: Static<typeof TokenParams>, Body: TermUrlBody }>(sessionPath(':token', 'return'), { schema: termUrlSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
     // take: of two concurrent posts of the same TermUrl, only one completes the payment.
-    const session = isSessionToken(token) ? await store.take(sessionKey(token)) as ThreeDSSession | undefined : undefined
+    const session = await takeSession(store, token)
     if (session === undefined) return redirect(reply, opts.failureRedirect)
 
     const body = request.body ?? {}
@@ -80,20 +79,13 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
     } catch (err) {
       // Only a callback proven never sent may be tried again: put the session back for the payer's retry.
       // Anything that may have reached the gateway keeps the session taken, so it is never sent twice.
-      if ((err as QorePayGatewayError).sent === false) {
-        const ttl = session.expiresAt - Date.now()
-        if (ttl > 0) await store.set(sessionKey(token), session, ttl)
-      }
+      if (err instanceof QorePayGatewayError && !err.sent) await putBackSession(store, token, session)
       throw err
     }
     // Still undecided at the gateway: the webhook or reconciliation reports it; the payer lands on the failure page for now.
     if (settled.kind !== 'outcome') return redirect(reply, opts.failureRedirect, session.purchaseId)
     return redirect(reply, settled.outcome.status === 'error' ? opts.failureRedirect : opts.successRedirect, session.purchaseId)
   })
-
-  function termUrl (token: string): string {
-    return `${opts.publicUrl}${opts.prefix}/3ds/${token}/return`
-  }
 }
 
 /** Only to the configured redirects, never a URL from the request. */

@@ -5,7 +5,7 @@ import { Pool } from 'undici'
 import { CARD, passAcs, startShop, unescapeHtml, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
-import type { ThreeDSSession } from '../../lib/three-ds/session.js'
+import { sessionKey, type ThreeDSSession } from '../../lib/three-ds/session.js'
 
 /*
  * Property-based and hostile-input tests over real HTTP against one shop
@@ -547,7 +547,7 @@ test('hostile and generated input over real HTTP', async (t) => {
         check(again.statusCode === 303 && again.headers.location === FAILURE, `second TermUrl post: ${again.statusCode} ${String(again.headers.location)}`)
         check(shop.sim.count('callback') - callbacks === 1, 'a used TermUrl called the gateway again')
       } else if (purchaseId !== undefined) {
-        await store.delete(`3ds:${segment}`)
+        await store.delete(sessionKey(segment))
       }
       check(pollutionCheck(), 'Object.prototype polluted')
     }), { numRuns })
@@ -578,9 +578,9 @@ test('hostile and generated input over real HTTP', async (t) => {
         md,
         expiresAt: Date.now() + 60_000
       }
-      await store.set(`3ds:${token}`, session, 60_000)
+      await store.set(sessionKey(token), session, 60_000)
       const res = await send('GET', `${PREFIX}/3ds/${token}`)
-      await store.delete(`3ds:${token}`)
+      await store.delete(sessionKey(token))
       check(res.statusCode === 200, `page ${res.statusCode}`)
       check(res.headers['cache-control'] === 'no-store', 'no-store')
 

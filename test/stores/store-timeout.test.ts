@@ -2,10 +2,15 @@ import { test } from 'tap'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { guardStore } from '../../lib/stores/session-store.js'
-import { sessionKey, sessionTimeLeft } from '../../lib/three-ds/session.js'
+import { sessionKey, sessionTimeLeft, type ThreeDSSession } from '../../lib/three-ds/session.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 
 interface Tap { teardown (fn: () => unknown): void }
+
+/** A whole 3DS session, as the card post stores it, living `ms` more milliseconds. */
+function threeDSSession (purchaseId: string, ms: number): ThreeDSSession {
+  return { purchaseId, callbackUrl: 'http://127.0.0.1:1/s2s/callback/x/', acsUrl: 'http://127.0.0.1:1/acs/', method: 'POST', paReq: 'pr', md: 'md', expiresAt: Date.now() + ms }
+}
 
 const TIMEOUT = 300
 const outage = { code: 'FST_QOREPAY_STORE_UNAVAILABLE', statusCode: 503, message: `The session store is unavailable: no answer within ${TIMEOUT} ms (storeTimeout)` }
@@ -58,12 +63,13 @@ test('late answers are undone where they would leave work half-done', async (t) 
   const { server, client, admin, store } = await frozenable(t)
   const guarded = guardStore(store, { timeoutMs: TIMEOUT, takenTtl: sessionTimeLeft })
   const unguarded = guardStore(store, { timeoutMs: TIMEOUT })
-  const session = { purchaseId: 'p-1', expiresAt: Date.now() + 60_000 }
+  const session = threeDSSession('p-1', 60_000)
   await store.set(sessionKey('back'), session, 60_000)
   await store.set(sessionKey('dropped'), session, 60_000)
   await store.set('not-a-session', session, 60_000)
   await store.set(sessionKey('null'), null, 60_000)
   await store.set(sessionKey('no-expiry'), { purchaseId: 'p-2' }, 60_000)
+  await store.set(sessionKey('partial'), { purchaseId: 'p-2', expiresAt: Date.now() + 60_000 }, 60_000)
   await store.set('taken', 'v', 60_000)
   await store.set('held', 'first', 60_000)
   await admin.hset('hash', 'f', 'v')
@@ -78,6 +84,7 @@ test('late answers are undone where they would leave work half-done', async (t) 
     guarded.take('not-a-session'),
     guarded.take(sessionKey('null')),
     guarded.take(sessionKey('no-expiry')),
+    guarded.take(sessionKey('partial')),
     guarded.take('absent'),
     // Fails only once the server runs it: a late error, which nobody may see as unhandled.
     guarded.take('hash')
@@ -92,8 +99,8 @@ test('late answers are undone where they would leave work half-done', async (t) 
   t.same(JSON.parse(await admin.get(sessionKey('back')) as string), session, 'a 3DS session taken late is put back')
   const ttl = await admin.pttl(sessionKey('back'))
   t.ok(ttl > 50_000 && ttl <= 60_000, `until the session expires: PTTL ${ttl}`)
-  for (const key of [sessionKey('dropped'), 'not-a-session', sessionKey('null'), sessionKey('no-expiry'), 'absent']) {
-    t.equal(await admin.exists(key), 0, `${key}: not put back (no takenTtl, not a session, no expiry, nothing taken)`)
+  for (const key of [sessionKey('dropped'), 'not-a-session', sessionKey('null'), sessionKey('no-expiry'), sessionKey('partial'), 'absent']) {
+    t.equal(await admin.exists(key), 0, `${key}: not put back (no takenTtl, not a session key, not a whole session, nothing taken)`)
   }
   t.equal(await admin.type('hash'), 'hash')
 })
@@ -102,7 +109,7 @@ test('an expired session taken late is not put back', async (t) => {
   const { server, client, admin, store } = await frozenable(t)
   const guarded = guardStore(store, { timeoutMs: TIMEOUT, takenTtl: sessionTimeLeft })
   // The store keeps it a little longer than the session itself lives.
-  await store.set(sessionKey('late'), { purchaseId: 'p-3', expiresAt: Date.now() + TIMEOUT / 2 }, 60_000)
+  await store.set(sessionKey('late'), threeDSSession('p-3', TIMEOUT / 2), 60_000)
   server.freeze()
   await t.rejects(guarded.take(sessionKey('late')), outage)
   server.thaw()

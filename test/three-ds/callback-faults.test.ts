@@ -2,7 +2,7 @@ import { test } from 'tap'
 import { CARD, freePort, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
-import type { ThreeDSSession } from '../../lib/three-ds/session.js'
+import { sessionKey, type ThreeDSSession } from '../../lib/three-ds/session.js'
 
 const FAST = { timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 2 }
 
@@ -39,7 +39,7 @@ test('3DS callback host unreachable: nothing sent, the session is kept, the retr
   const shop = await startShop(t, { plugin: { ...FAST, store } })
   const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
   const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
-  const key = `3ds:${res.body.redirect_url.split('/').at(-1)}`
+  const key = sessionKey(res.body.redirect_url.split('/').at(-1))
   const session = await store.get(key) as ThreeDSSession
   const closedPort = await freePort()
   await store.set(key, { ...session, callbackUrl: `http://127.0.0.1:${closedPort}/s2s/callback/x/` }, 60_000)

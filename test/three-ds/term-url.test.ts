@@ -2,6 +2,8 @@ import { test } from 'tap'
 import { request } from 'undici'
 import { CARD, passAcs, postTermUrl, startShop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { sessionKey } from '../../lib/three-ds/session.js'
 
 test('3DS with POST: redirect page, ACS approve, TermUrl completes and redirects to success', async (t) => {
   const shop = await startShop(t)
@@ -170,4 +172,32 @@ test('odd but possible 3DS answers of the gateway', async (t) => {
     t.match(back.location, /failed\?purchase_id=/)
     t.match(shop.events.failed.at(-1), { purchaseId: res.body.purchase_id, error: { code: '3ds_failed' } })
   })
+})
+
+test('a store that answers something other than a session under its key: a store fault (503), never a page or a gateway call', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const shop = await startShop(t, { plugin: { store } })
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const token = res.body.redirect_url.slice(`${shop.url}/qorepay/3ds/`.length)
+  const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+  const session = await store.get(sessionKey(token)) as Record<string, unknown>
+  t.match(session, { purchaseId: res.body.purchase_id, expiresAt: Number }, 'what the card post stored')
+  for (const [name, value, problem] of [
+    ['another method', { ...session, method: 'PUT' }, '/method expected union value'],
+    ['no PaReq', { ...session, paReq: undefined }, '/paReq expected required property'],
+    ['a string', 'not a session', 'the value expected object']
+  ] as const) {
+    await store.set(sessionKey(token), value, 60_000)
+    const page = await shop.get(`/qorepay/3ds/${token}`)
+    t.equal(page.statusCode, 503, `${name}: the page`)
+    t.notMatch(page.text, /<form|PaReq id=/, `${name}: nothing of it reaches the payer`)
+    t.match(JSON.parse(page.text), { code: 'FST_QOREPAY_STORE_UNAVAILABLE', message: `The session store is unavailable: the value under a 3DS session key is not a 3DS session: ${problem}` })
+    const back = await shop.post(new URL(termUrl).pathname, body)
+    t.equal(back.statusCode, 503, `${name}: the TermUrl`)
+    t.match(back.body, { code: 'FST_QOREPAY_STORE_UNAVAILABLE' })
+  }
+  t.equal(shop.sim.count('callback'), 0, 'the gateway never got anything read from it')
+  t.equal(shop.events.executed.length + shop.events.failed.length, 0)
+  t.notOk(shop.logs.some((line) => line.includes(token)), 'the token is in no log line')
 })
