@@ -41,7 +41,7 @@ interface Call<T extends TSchema> {
   safe: boolean
   /** What a 2xx answer must be; anything else is FST_QOREPAY_GATEWAY. */
   expected: Expected<T>
-  /** 4xx answers carrying a status (`{"status":"error"}`) are outcomes, not failures (card post, callback). */
+  /** 4xx answers that pass `expected` (`{"status":"error"}`) are outcomes, not failures (card post, callback). */
   statusAnswer?: boolean
   /** The card this call sends: masked out of every message the gateway answers. */
   card?: SentCard
@@ -167,7 +167,8 @@ export class QorePayClient {
         // Answered, but not in words we can read: the gateway may have acted.
         throw new QorePayGatewayError({ kind: 'gateway', detail: `HTTP ${statusCode}: the answer is not ${call.expected.name}`, sent: true, gatewayStatus: statusCode })
       }
-      if (call.statusAnswer === true && statusCode < 500 && STATUS.check.Check(body)) return body as Static<T>
+      // The calls that take status answers expect one on a 2xx too: the same check.
+      if (call.statusAnswer === true && statusCode < 500 && call.expected.check.Check(body)) return body
       const failure = httpError(statusCode, body, call.aboutPurchase === true)
       const retryAfter = statusCode === 429 ? retryAfterMs(headers['retry-after']) : undefined
       if (retryAfter !== undefined) waitMs = retryAfter

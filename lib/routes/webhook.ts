@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { QorePaySignatureError } from '../errors.js'
+import { QorePaySignatureError, QorePayValidationError } from '../errors.js'
 import { ErrorResponse, TAGS, errorResponse } from './error-response.js'
 import { callHook, runOnce } from '../outcome/reporter.js'
 import { outcomeOfPurchase, toOutcomeEvent } from '../outcome/mapping.js'
 import { CompanyKey, checkSignature, webhookKeys, type SignatureProblem } from '../webhook/signature.js'
 import type { QorePayContext } from '../context.js'
 import type { WebhookEvent } from '../events.js'
-import type { Purchase } from '../wire/purchase.js'
 import { parseDelivery, toWebhookEvent, type DeliverySource } from '../webhook/delivery.js'
 
 type Source = DeliverySource
@@ -77,21 +76,28 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
       request.log.warn({ source, problem, bytes: raw.length }, `qorepay: ${source} refused: ${problem} X-Signature`)
       throw new QorePaySignatureError(`${problem} X-Signature`)
     }
-    const { body, eventType } = parseDelivery(raw, source)
-    const event = toWebhookEvent(body, eventType, source)
+    const delivery = parseDelivery(raw, source)
+    if ('problem' in delivery) {
+      // Signed, so the platform sent it, but not in words the plugin can read: nothing is
+      // marked, and the 400 has the platform retry it (a fixed plugin or schema then reads it).
+      request.log.warn({ source, bytes: raw.length }, `qorepay: ${source} refused: ${delivery.problem}; the gateway will retry it`)
+      throw new QorePayValidationError(delivery.problem)
+    }
+    const { body } = delivery
+    const event = toWebhookEvent(delivery, source)
 
     // Duplicates are byte-identical, so the body's hash names the delivery.
     const fired = await fireOnce(`${source}:${createHash('sha256').update(raw).digest('hex')}`, event, request)
     if (fired !== 'done') return retryLater(reply, fired)
 
-    const outcome = body.type === 'payment' ? undefined : outcomeOfPurchase(body as unknown as Purchase)
+    const outcome = body.type === 'payment' ? undefined : outcomeOfPurchase(body)
     if (outcome === undefined) return { ok: true }
     if (body.brand_id !== opts.brandId) {
       // A company-wide webhook also carries other brands' purchases; their outcomes are not ours to report.
       request.log.info({ purchaseId: event.purchaseId, source }, `qorepay: ${source} for purchase ${event.purchaseId} of another brand; no outcome reported`)
       return { ok: true }
     }
-    const reference = typeof body.reference === 'string' ? body.reference : undefined
+    const reference = body.reference ?? undefined
     const result = await outcomes.report(toOutcomeEvent(outcome, { purchaseId: event.purchaseId, source, reference }), request)
     if (result === 'in_progress' || result === 'hook_failed') return retryLater(reply, result)
     // fired, duplicate or stale (a later outcome was reported first): settled either way.
@@ -101,7 +107,8 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
   /** `onWebhook` once per delivery; a failed hook is run again by the gateway's retry. */
   async function fireOnce (key: string, event: WebhookEvent, request: FastifyRequest): Promise<Fired> {
     const result = await runOnce(store, key, request.log, () => callHook('onWebhook', opts.onWebhook, event, request, request.log))
-    return result === 'fired' || result === 'duplicate' ? 'done' : result as Fired
+    // Without an isStale check runOnce never answers stale; it would be settled too.
+    return result === 'fired' || result === 'duplicate' || result === 'stale' ? 'done' : result
   }
 
   function retryLater (reply: FastifyReply, why: Exclude<Fired, 'done'>) {

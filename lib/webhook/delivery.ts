@@ -1,38 +1,57 @@
-import { QorePayValidationError } from '../errors.js'
+import type { Static, TSchema } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { WebhookEvent } from '../events.js'
-import type { Payment, Purchase } from '../wire/purchase.js'
+import { Payment, Purchase } from '../wire/purchase.js'
 
 /** Which receiver a delivery came to. */
 export type DeliverySource = WebhookEvent['source']
 type Source = DeliverySource
-export type Body = Record<string, unknown> & { id: string }
 
-/** The signed body as JSON: an object with an `id`; webhooks also name their `event_type`. */
-export function parseDelivery (raw: Buffer, source: Source): { body: Body, eventType: string } {
+/** A verified delivery the plugin can read: the Purchase (or, for `payment.*`, the Payment) without its envelope field. */
+export interface Delivery { body: Purchase | Payment, eventType: string }
+
+const PURCHASE = TypeCompiler.Compile(Purchase)
+const PAYMENT = TypeCompiler.Compile(Payment)
+
+/**
+ * The signed body, checked against the wire schema its `type` names (a
+ * `payment` is a Payment, anything else must be a Purchase); webhooks also
+ * name their `event_type`. What cannot be read comes back as a `problem`
+ * that names what was wrong (the field's path and rule, never a value).
+ */
+export function parseDelivery (raw: Buffer, source: Source): Delivery | { problem: string } {
   let parsed: unknown
   try {
     parsed = JSON.parse(raw.toString('utf8'))
   } catch {
     // JSON.parse's message quotes the body; ours does not.
-    throw new QorePayValidationError(`the ${source} body is not valid JSON`)
+    return { problem: `the ${source} body is not valid JSON` }
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || typeof (parsed as Body).id !== 'string') {
-    throw new QorePayValidationError(`the ${source} body is not an object with an id`)
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('id' in parsed) || typeof parsed.id !== 'string') {
+    return { problem: `the ${source} body is not an object with an id` }
   }
+  const eventType = 'event_type' in parsed ? parsed.event_type : undefined
   // The envelope field comes off in place: a copy of the whole purchase costs more.
-  const body = parsed as Body
-  const eventType = body.event_type
-  delete body.event_type
-  if (typeof eventType === 'string') return { body, eventType }
+  Reflect.deleteProperty(parsed, 'event_type')
   // The success callback is sent when a purchase is paid, with or without event_type.
-  if (source === 'callback') return { body, eventType: 'purchase.paid' }
-  throw new QorePayValidationError('the webhook body has no event_type')
+  if (typeof eventType !== 'string' && source !== 'callback') return { problem: 'the webhook body has no event_type' }
+
+  const body = 'type' in parsed && parsed.type === 'payment' ? checked(PAYMENT, 'a Payment', parsed) : checked(PURCHASE, 'a Purchase', parsed)
+  if (typeof body === 'string') return { problem: `the ${source} body is not ${body}` }
+  return { body, eventType: typeof eventType === 'string' ? eventType : 'purchase.paid' }
 }
 
-export function toWebhookEvent (body: Body, eventType: string, source: Source): WebhookEvent {
-  const related = body.type === 'payment' ? (body as unknown as Payment).related_to : undefined
-  const purchaseId = related?.type === 'purchase' && typeof related.id === 'string' ? related.id : body.id
-  // A Payment has no status; `payment.refunded` reads as `refunded`.
-  const status = typeof body.status === 'string' ? body.status : eventType.slice(eventType.lastIndexOf('.') + 1)
-  return { purchaseId, status, source, eventType, body: body as unknown as Purchase | Payment }
+/** `value` when it passes `check`; else what is wrong with it, as text. */
+function checked<T extends TSchema> (check: TypeCheck<T>, name: string, value: unknown): Static<T> | string {
+  if (check.Check(value)) return value
+  // A failed Check always has a first error.
+  const error = check.Errors(value).First()!
+  return `${name}: ${error.path} ${error.message.toLowerCase()}`
+}
+
+export function toWebhookEvent ({ body, eventType }: Delivery, source: Source): WebhookEvent {
+  if (body.type === 'purchase') return { purchaseId: body.id, status: body.status, source, eventType, body }
+  // A Payment has no status: `payment.refunded` reads as `refunded`. It is named by its purchase when it has one.
+  const purchaseId = body.related_to?.type === 'purchase' ? body.related_to.id : body.id
+  return { purchaseId, status: eventType.slice(eventType.lastIndexOf('.') + 1), source, eventType, body }
 }

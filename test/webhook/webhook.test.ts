@@ -347,6 +347,46 @@ test('malformed bodies with a valid signature: 400', async (t) => {
   t.equal(shop.events.webhook.length, 0)
 })
 
+test('signed but not a Purchase or Payment: 400 naming the field, a warning, nothing marked, so the retry is handled', async (t) => {
+  const shop = await webhookShop(t)
+  const id = await paid(shop)
+  const purchase = snapshot(shop.sim, id)
+  const payment = await shop.app.qorepay.refund(id, 1000)
+  const { status, ...noStatus } = purchase
+  const cases: Array<[string, unknown, string]> = [
+    ['a purchase without status', { ...noStatus, event_type: 'purchase.paid' }, 'the webhook body is not a Purchase: /status expected required property'],
+    ['a status the platform does not document', { ...purchase, status: 'pending_whatever', event_type: 'purchase.paid' }, 'the webhook body is not a Purchase: /status expected union value'],
+    ['HTML where the purchase details go', { ...purchase, purchase: '<html>', event_type: 'purchase.paid' }, 'the webhook body is not a Purchase: /purchase expected object'],
+    ['a payment whose amount is text', { ...payment, amount: '10.00', event_type: 'payment.refunded' }, 'the webhook body is not a Payment: /amount expected integer'],
+    ['an object of another type', { ...purchase, type: 'billing_template', event_type: 'billing_template.created' }, 'the webhook body is not a Purchase: /type expected'],
+    ['a bare object with an id', { id: 'bt-1', event_type: 'purchase.paid' }, 'the webhook body is not a Purchase: /type expected required property']
+  ]
+  for (const [name, payload, message] of cases) {
+    const body = JSON.stringify(payload)
+    for (const attempt of ['first', 'the platform\'s retry']) {
+      const res = await deliver(`${shop.url}/qorepay/webhook`, body, { 'x-signature': ownSignature(body) })
+      t.equal(res.statusCode, 400, `${name}, ${attempt}`)
+      t.match(res.json, { code: 'FST_QOREPAY_VALIDATION', message: new RegExp(`^${message}`) }, name)
+    }
+    const warning = logLines(shop).filter((l) => l.level === 40 && l.msg.startsWith('qorepay: webhook refused: ')).at(-1)
+    t.match(warning, { source: 'webhook', msg: new RegExp(`^qorepay: webhook refused: ${message}.*; the gateway will retry it$`) }, `${name}: logged as a warning`)
+  }
+  t.notOk(logLines(shop).some((l) => /pending_whatever|<html>|10\.00/.test(JSON.stringify(l))), 'no value of the body is logged')
+  t.equal(shop.events.webhook.length, 0, 'onWebhook never saw a body it could not read')
+  t.equal(shop.events.executed.length, 1, 'the direct answer only')
+
+  // The callback route reads the same way.
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { toJSON: () => OWN_PEM } })
+  const odd = await deliverOwn(shop, { ...purchase, status: 42 }, '/qorepay/callback')
+  t.equal(odd.statusCode, 400)
+  t.match(odd.json, { code: 'FST_QOREPAY_VALIDATION', message: /^the callback body is not a Purchase: \/status/ })
+
+  // Once readable (the platform fixed, or the plugin upgraded), the same delivery is handled.
+  const fixed = await deliverOwn(shop, { ...purchase, event_type: 'purchase.paid' })
+  t.equal(fixed.statusCode, 200)
+  t.match(shop.events.webhook, [{ purchaseId: id, status: 'paid', eventType: 'purchase.paid' }])
+})
+
 test('events without an outcome, refunds, other brands: onWebhook only', async (t) => {
   const shop = await webhookShop(t)
   const id = await paid(shop)
