@@ -4,8 +4,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { MeterProvider, MetricReader, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics'
 import { instrumentQorePay, type QorePayInstrumentation } from '../../lib/otel/index.js'
-
-interface Tap { teardown (fn: () => unknown): void }
+import type { Tap } from './tap.js'
 
 /** A reader the test collects from when it wants, instead of on a timer. */
 class CollectingReader extends MetricReader {

@@ -5,6 +5,7 @@ import { request } from 'undici'
 import qorepay, { type QorePayOptions } from '../../lib/index.js'
 import { createSimulator, type Simulator } from '../../lib/simulator/index.js'
 import type { OutcomeEvent, ThreeDSRequiredEvent, WebhookEvent } from '../../lib/events.js'
+import type { Tap } from './tap.js'
 
 export const CREDENTIALS = { apiKey: 'test-api-key', s2sToken: 'test-s2s-token', brandId: 'brand-test' }
 
@@ -20,8 +21,6 @@ export const PURCHASE = {
   purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }] },
   reference: 'order-42'
 }
-
-interface Tap { teardown (fn: () => unknown): void }
 
 export interface Shop {
   app: FastifyInstance

@@ -6,8 +6,7 @@ import { outcomeChannel, traceOutcome, type OutcomeContext } from '../../lib/obs
 import { reconcileChannel, traceSweep, type ReconcileContext } from '../../lib/observability/reconcile.js'
 import { publishTracked, trackedChannel } from '../../lib/observability/tracking.js'
 import type { StepChannel } from '../../lib/observability/publish.js'
-
-interface Tap { teardown (fn: () => unknown): void }
+import type { Tap } from '../helpers/tap.js'
 
 /** Every event of one TracingChannel, with a copy of the context as it was then. */
 function record<C extends object> (t: Tap, ch: StepChannel<C>): Array<[string, Record<string, unknown>]> {

@@ -5,8 +5,7 @@ import { paymentChannel } from '../../lib/observability/payment.js'
 import { gatewayChannel } from '../../lib/observability/gateway.js'
 import { outcomeChannel } from '../../lib/observability/outcome.js'
 import type { StepChannel } from '../../lib/observability/publish.js'
-
-interface Tap { teardown (fn: () => unknown): void }
+import type { Tap } from '../helpers/tap.js'
 
 const STEPS: Record<string, StepChannel<object>> = { payment: paymentChannel, gateway: gatewayChannel, outcome: outcomeChannel }
 

@@ -11,13 +11,12 @@ import type { OutcomeEvent } from '../../lib/events.js'
 import { CARD, CREDENTIALS, PURCHASE, freePort, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
 import { REDIS_HOST, REDIS_PORT, redisSkip, redisTestOptions } from '../helpers/redis.js'
 import { ownSchema, postgresPool, postgresSkip } from '../helpers/postgres.js'
+import type { Tap } from '../helpers/tap.js'
 
 const skip = await redisSkip()
 
 const THREE_DS_CARD = { ...CARD, card_number: TEST_CARDS.threeDSPost }
 const STORE_DOWN = 'FST_QOREPAY_STORE_UNAVAILABLE'
-
-interface Tap { teardown (fn: () => unknown): void }
 
 /**
  * A TCP hop between one instance's Redis client and the real Redis, that the

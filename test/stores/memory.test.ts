@@ -7,11 +7,10 @@ import { test } from 'tap'
 import fc from 'fast-check'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { testSessionStore } from '../../lib/stores/conformance.js'
+import type { Tap } from '../helpers/tap.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
-
-interface Tap { teardown (fn: () => unknown): void }
 
 /**
  * Replaces the store's clock (`performance.now()`) for one test. Real time

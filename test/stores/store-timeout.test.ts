@@ -4,8 +4,7 @@ import { RedisStore } from '../../lib/stores/redis.js'
 import { guardStore } from '../../lib/stores/session-store.js'
 import { sessionKey, sessionTimeLeft, type ThreeDSSession } from '../../lib/three-ds/session.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
-
-interface Tap { teardown (fn: () => unknown): void }
+import type { Tap } from '../helpers/tap.js'
 
 /** A whole 3DS session, as the card post stores it, living `ms` more milliseconds. */
 function threeDSSession (purchaseId: string, ms: number): ThreeDSSession {

@@ -10,8 +10,7 @@ import { createSimulator, TEST_CARDS, type Purchase, type Simulator, type Simula
 import type { SessionStore } from '../../lib/stores/session-store.js'
 import type { WebhookEvent } from '../../lib/events.js'
 import { CARD, CREDENTIALS, PURCHASE, startShop, passAcs, postTermUrl, type Shop, type ShopOptions } from '../helpers/shop.js'
-
-interface Tap { teardown (fn: () => unknown): void }
+import type { Tap } from '../helpers/tap.js'
 
 // A key pair of our own, for bodies the simulator would never send (a failure after paid, another brand...).
 const OWN = generateKeyPairSync('rsa', { modulusLength: 2048 })
