@@ -1,9 +1,14 @@
 import type { Purchase } from '../wire/purchase.js'
+import type { FailureCode } from './test-cards.js'
+
+/** An error code the simulated bank answers (`do_not_honour`, `insufficient_funds`, ...). */
+export type SimFailureCode = FailureCode
 
 /** The simulator's public types: what tests and users program against. */
 
 export type SimRoute = 'purchases.create' | 'purchases.get' | 'purchases.capture' | 'purchases.release'
-  | 'purchases.cancel' | 'purchases.refund' | 'public_key' | 'direct_post' | 'callback' | 'acs'
+  | 'purchases.cancel' | 'purchases.refund' | 'purchases.charge' | 'purchases.delete_recurring_token'
+  | 'public_key' | 'direct_post' | 'callback' | 'acs'
 
 /**
  * A fault for the next `count` requests of a route (default 1, `Infinity` allowed).
@@ -39,6 +44,8 @@ export interface SimulatorOptions {
    * `3^(n-1) - 1` minutes after the first), default 1: the 8th try 2.186 s after the first.
    */
   webhookRetryScale?: number
+  /** Start with a slow acquirer (see `Simulator.slowAcquirer`); default false. */
+  slowAcquirer?: boolean
   /** RSA private key (PEM) that signs webhooks added without their own key; default a fresh one. */
   webhookKey?: string
   /** RSA private key (PEM) that signs success callbacks, served by GET /public_key/; default a fresh one. */
@@ -95,6 +102,16 @@ export interface Simulator {
   rotateWebhookKey (): string
   rotateCompanyKey (): string
   deliveryMode: DeliveryMode
+  /**
+   * A slow acquirer: capture, release, refund and charge answer the Purchase in
+   * `pending_capture` / `pending_release` / `pending_refund` / `pending_charge`
+   * (with its `purchase.pending_*` event) until `completePending` finishes them.
+   */
+  slowAcquirer: boolean
+  /** Charges with a saved card are declined with this code (400 `purchase_charge_error`, the purchase in `error`); `undefined` approves them. */
+  declineCharges: SimFailureCode | undefined
+  /** Finishes what the slow acquirer holds: `approve` (default) as the fast path would, `fail` back to where it was (a charge: declined, `do_not_honour`). */
+  completePending (purchaseId: string, result?: 'approve' | 'fail'): void
   emit (purchaseId: string, eventType: string): Promise<void>
   completeThreeDS (purchaseId: string, result: 'approve' | 'fail'): Promise<void>
   idle (): Promise<void>

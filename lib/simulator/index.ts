@@ -12,7 +12,7 @@ import { platformError, jsonReply, type Reply } from './reply.js'
  * Built on node:http only, so it behaves like a remote server.
  */
 
-export type { DeliveryMode, SimDelivery, SimFault, SimRequest, SimRoute, Simulator, SimulatorOptions } from './contract.js'
+export type { DeliveryMode, SimDelivery, SimFailureCode, SimFault, SimRequest, SimRoute, Simulator, SimulatorOptions } from './contract.js'
 export { CARD_TABLE, TEST_CARDS } from './test-cards.js'
 // Schemas and their Static types, under one name each.
 export { GatewayError } from '../wire/api-error.js'
@@ -26,6 +26,8 @@ const routes: Array<[string, RegExp, SimRoute]> = [
   ['POST', /^\/api\/v1\/purchases\/([^/]+)\/release\/$/, 'purchases.release'],
   ['POST', /^\/api\/v1\/purchases\/([^/]+)\/cancel\/$/, 'purchases.cancel'],
   ['POST', /^\/api\/v1\/purchases\/([^/]+)\/refund\/$/, 'purchases.refund'],
+  ['POST', /^\/api\/v1\/purchases\/([^/]+)\/charge\/$/, 'purchases.charge'],
+  ['POST', /^\/api\/v1\/purchases\/([^/]+)\/delete_recurring_token\/$/, 'purchases.delete_recurring_token'],
   ['GET', /^\/api\/v1\/public_key\/$/, 'public_key'],
   ['POST', /^\/p\/([^/]+)\/$/, 'direct_post'],
   ['POST', /^\/s2s\/callback\/([^/]+)\/$/, 'callback'],
@@ -177,6 +179,11 @@ export async function createSimulator (opts: SimulatorOptions): Promise<Simulato
       deliveries.mode.duplicate = mode.duplicate
       deliveries.mode.outOfOrder = mode.outOfOrder
     },
+    get slowAcquirer () { return platform.slowAcquirer },
+    set slowAcquirer (slow) { platform.slowAcquirer = slow },
+    get declineCharges () { return platform.declineCharges },
+    set declineCharges (code) { platform.declineCharges = code },
+    completePending: (purchaseId, result = 'approve') => platform.completePending(purchaseId, result),
     emit: (purchaseId, eventType) => platform.emit(purchaseId, eventType),
     completeThreeDS: async (purchaseId, result) => platform.completeThreeDS(purchaseId, result),
     idle: () => deliveries.idle(),

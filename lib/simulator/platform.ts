@@ -4,7 +4,7 @@ import { renderAcsError, renderAcsPage } from './acs-page.js'
 import { checkCard } from './card-post-rules.js'
 import type { SimRoute } from './contract.js'
 import type { Deliveries } from './deliveries.js'
-import { checkPurchaseBody, isAmount, newPurchase, newRefund, recordPayment, setStatus } from './purchases.js'
+import { checkPurchaseBody, isAmount, newPurchase, newRefund, nowSeconds, recordPayment, setStatus } from './purchases.js'
 import { fieldErrors, htmlReply, jsonReply, platformError, type Reply } from './reply.js'
 import { cardBrand, decideCard, FAILURES, type FailureCode } from './test-cards.js'
 // The masked PAN is the only card data the simulator keeps, masked as the plugin masks it.
@@ -41,6 +41,19 @@ interface SimThreeDSStep {
   final?: Reply
 }
 
+type Attempt = Omit<TransactionAttempt, 'successful' | 'error'>
+
+/** What a slow acquirer is still working on, finished by `completePending`. */
+type PendingOperation =
+  | { kind: 'capture', amount: number }
+  | { kind: 'release' }
+  | { kind: 'refund', amount: number }
+  | { kind: 'charge', attempt: Attempt }
+
+const PENDING_STATUS = { capture: 'pending_capture', release: 'pending_release', refund: 'pending_refund', charge: 'pending_charge' } as const
+// Where a refused operation leaves the purchase: as it was before it.
+const BEFORE_PENDING = { capture: 'hold', release: 'hold', refund: 'paid', charge: 'error' } as const
+
 const notFound = () => platformError(404, 'Not found.', 'not_found')
 const s2sError = (code: string, message: string) => jsonReply(400, { status: 'error', code, message })
 
@@ -54,7 +67,7 @@ function parseRequestJson (body: string, empty: unknown): Parsed {
   }
 }
 
-export interface PlatformOptions { apiKey: string, s2sToken: string, brandId: string }
+export interface PlatformOptions { apiKey: string, s2sToken: string, brandId: string, slowAcquirer?: boolean }
 
 export class Platform {
   readonly purchases = new Map<string, Purchase>()
@@ -65,10 +78,16 @@ export class Platform {
   // Keyed by the Purchase object: whoever clears `purchases` frees these too.
   readonly #sessions = new WeakMap<Purchase, SimThreeDSStep>()
   readonly #refunds = new WeakMap<Purchase, Payment[]>()
+  readonly #pending = new WeakMap<Purchase, PendingOperation>()
+  /** Capture, release, refund and charge answer the Purchase in `pending_*`; `completePending` finishes them. */
+  slowAcquirer: boolean
+  /** Charges with a saved card are declined with this code (the bank's answer), until unset. */
+  declineCharges: FailureCode | undefined
 
   constructor (opts: PlatformOptions, deliveries: Deliveries) {
     this.#opts = opts
     this.#deliveries = deliveries
+    this.slowAcquirer = opts.slowAcquirer ?? false
   }
 
   handle (req: PlatformRequest): Reply {
@@ -88,6 +107,33 @@ export class Platform {
       case 'purchases.release': return this.#release(purchase)
       case 'purchases.cancel': return this.#cancel(purchase)
       case 'purchases.refund': return this.#refund(purchase, req.body)
+      case 'purchases.charge': return this.#charge(purchase, req.body)
+      case 'purchases.delete_recurring_token': return this.#deleteRecurringToken(purchase)
+    }
+  }
+
+  /** The slow acquirer is done: the pending capture, release, refund or charge succeeds, or (`fail`) is refused. */
+  completePending (purchaseId: string, result: 'approve' | 'fail'): void {
+    const purchase = this.purchases.get(purchaseId)
+    const operation = purchase && this.#pending.get(purchase)
+    if (!purchase || !operation) throw new Error(`completePending: purchase ${purchaseId} has nothing pending`)
+    this.#pending.delete(purchase)
+    if (result === 'fail') {
+      if (operation.kind === 'charge') {
+        this.#recordFailure(purchase, operation.attempt, 'do_not_honour')
+        return
+      }
+      setStatus(purchase, BEFORE_PENDING[operation.kind])
+      return
+    }
+    switch (operation.kind) {
+      case 'capture': return this.#captured(purchase, operation.amount)
+      case 'release': return this.#released(purchase)
+      case 'refund':
+        this.#refunded(purchase, operation.amount)
+        return
+      case 'charge':
+        this.#approve(purchase, operation.attempt, false)
     }
   }
 
@@ -132,20 +178,39 @@ export class Platform {
   }
 
   #capture (purchase: Purchase, body: string): Reply {
-    if (purchase.status !== 'hold') return wrongStatus(purchase, 'capture')
+    if (purchase.status !== 'hold') return operationError(purchase, 'capture')
     const checked = this.#amount(body, purchase.payment!.amount)
     if (!checked.ok) return checked.reply
-    recordPayment(purchase, checked.amount, true)
-    setStatus(purchase, 'paid')
-    this.#deliveries.publish(purchase.id, 'purchase.captured', purchase)
-    this.#paid(purchase)
+    if (this.slowAcquirer) return this.#startPending(purchase, { kind: 'capture', amount: checked.amount })
+    this.#captured(purchase, checked.amount)
     return jsonReply(200, purchase)
   }
 
+  #captured (purchase: Purchase, amount: number): void {
+    recordPayment(purchase, amount, true)
+    setStatus(purchase, 'paid')
+    this.#deliveries.publish(purchase.id, 'purchase.captured', purchase)
+    this.#paid(purchase)
+  }
+
   #release (purchase: Purchase): Reply {
-    if (purchase.status !== 'hold') return wrongStatus(purchase, 'release')
+    if (purchase.status !== 'hold') return operationError(purchase, 'release')
+    if (this.slowAcquirer) return this.#startPending(purchase, { kind: 'release' })
+    this.#released(purchase)
+    return jsonReply(200, purchase)
+  }
+
+  #released (purchase: Purchase): void {
     setStatus(purchase, 'released')
     this.#deliveries.publish(purchase.id, 'purchase.released', purchase)
+  }
+
+  /** A slow acquirer: the Purchase answers in `pending_*` now, the operation finishes at `completePending`. */
+  #startPending (purchase: Purchase, operation: PendingOperation): Reply {
+    this.#pending.set(purchase, operation)
+    const status = PENDING_STATUS[operation.kind]
+    setStatus(purchase, status)
+    this.#deliveries.publish(purchase.id, `purchase.${status}`, purchase)
     return jsonReply(200, purchase)
   }
 
@@ -157,18 +222,73 @@ export class Platform {
   }
 
   #refund (purchase: Purchase, body: string): Reply {
-    if (purchase.status !== 'paid') return wrongStatus(purchase, 'refund')
+    if (purchase.status !== 'paid') return operationError(purchase, 'refund')
     const checked = this.#amount(body, purchase.refundable_amount)
     if (!checked.ok) return checked.reply
-    const refund = newRefund(purchase, checked.amount)
+    if (this.slowAcquirer) return this.#startPending(purchase, { kind: 'refund', amount: checked.amount })
+    return jsonReply(200, this.#refunded(purchase, checked.amount))
+  }
+
+  #refunded (purchase: Purchase, amount: number): Payment {
+    const refund = newRefund(purchase, amount)
     const refunds = this.#refunds.get(purchase) ?? []
     refunds.push(refund)
     this.#refunds.set(purchase, refunds)
-    purchase.refundable_amount -= checked.amount
+    purchase.refundable_amount -= amount
+    // Partly refunded: paid still (back from pending_refund when the acquirer was slow).
     if (purchase.refundable_amount === 0) setStatus(purchase, 'refunded')
+    else if (purchase.status !== 'paid') setStatus(purchase, 'paid')
     else purchase.updated_on = refund.created_on
     this.#deliveries.publish(purchase.id, 'payment.refunded', refund)
-    return jsonReply(200, refund)
+    return refund
+  }
+
+  /** `POST /purchases/{id}/charge/`: pays a new purchase with the card saved under `recurring_token`. */
+  #charge (purchase: Purchase, body: string): Reply {
+    const parsed = parseRequestJson(body, {})
+    if (!parsed.ok) return parsed.reply
+    const token = (parsed.value as { recurring_token?: unknown } | null)?.recurring_token
+    if (typeof token !== 'string' || token === '') return fieldErrors({ recurring_token: [{ message: 'This field is required.', code: 'required' }] })
+    // Like the card post: a new or failed purchase may be paid, anything else is decided.
+    if (purchase.status !== 'created' && purchase.status !== 'error') return operationError(purchase, 'charge')
+    const saved = this.purchases.get(token)
+    // Only a purchase that saved a card is a token, and only until it is deleted.
+    if (saved?.is_recurring_token !== true) {
+      return platformError(400, 'The recurring token is not valid: no saved card, or deleted.', 'purchase_charge_error')
+    }
+    // A token's newest successful attempt is the payment that saved the card: its masked PAN and brand.
+    const saving = saved.transaction_data.attempts.find((a) => a.successful) as TransactionAttempt
+    const attempt: Attempt = {
+      type: 'recurring_execute',
+      payment_method: 'card',
+      flow: 'recurring',
+      extra: { ...saving.extra },
+      country: null,
+      client_ip: null,
+      processing_time: null
+    }
+    purchase.recurring_token = saved.id
+    if (this.declineCharges !== undefined) {
+      this.#recordFailure(purchase, attempt, this.declineCharges)
+      return platformError(400, `The charge was declined: ${FAILURES[this.declineCharges]}.`, 'purchase_charge_error')
+    }
+    if (this.slowAcquirer) return this.#startPending(purchase, { kind: 'charge', attempt })
+    this.#approve(purchase, attempt, false)
+    return jsonReply(200, purchase)
+  }
+
+  /** `POST /purchases/{id}/delete_recurring_token/`: the saved card is gone; charges with it are refused. */
+  #deleteRecurringToken (purchase: Purchase): Reply {
+    if (purchase.is_recurring_token !== true) {
+      return platformError(400, 'This purchase is not a recurring token.', 'purchase_delete_recurring_token_error')
+    }
+    purchase.is_recurring_token = false
+    purchase.transaction_data.attempts.unshift({
+      type: 'delete_recurring_token', successful: true, payment_method: 'card', flow: 'recurring', extra: {}, country: null, client_ip: null, processing_time: null, error: null
+    })
+    purchase.updated_on = nowSeconds()
+    this.#deliveries.publish(purchase.id, 'purchase.recurring_token_deleted', purchase)
+    return jsonReply(200, purchase)
   }
 
   #directPost (req: PlatformRequest): Reply {
@@ -205,7 +325,7 @@ export class Platform {
     const remember = card.rememberCard === 'on'
     const outcome = decideCard(card.cardNumber, card.expires, card.cvc, new Date())
     if (outcome.kind === 'failed') return this.#fail(purchase, attempt, outcome.code)
-    if (outcome.kind === 'approved') return this.#approve(purchase, attempt, remember)
+    if (outcome.kind === 'approved') return jsonReply(200, { status: this.#approve(purchase, attempt, remember) })
 
     const session: SimThreeDSStep = {
       paReq: this.#tokens.paReq(purchase.id),
@@ -264,10 +384,10 @@ export class Platform {
   #finishThreeDS (purchase: Purchase, session: SimThreeDSStep, result: ThreeDSResult): Reply {
     if (result === 'fail') return this.#fail(purchase, session.attempt, '3ds_failed')
     if (!session.cvcOk) return this.#fail(purchase, session.attempt, 'incorrect_cvc')
-    return this.#approve(purchase, session.attempt, session.remember)
+    return jsonReply(200, { status: this.#approve(purchase, session.attempt, session.remember) })
   }
 
-  #approve (purchase: Purchase, attempt: SimThreeDSStep['attempt'], remember: boolean): Reply {
+  #approve (purchase: Purchase, attempt: Attempt, remember: boolean): 'executed' | 'authorized' {
     // Newest first, as on the platform: attempts[0] is the one that decided.
     purchase.transaction_data.attempts.unshift({ ...attempt, successful: true, error: null })
     if (remember || purchase.force_recurring) purchase.is_recurring_token = true
@@ -278,21 +398,24 @@ export class Platform {
       const status = total === 0 ? 'preauthorized' : 'hold'
       setStatus(purchase, status)
       this.#deliveries.publish(purchase.id, `purchase.${status}`, purchase)
-      return jsonReply(200, { status: 'authorized' })
+      return 'authorized'
     }
     recordPayment(purchase, total, true)
     setStatus(purchase, 'paid')
     this.#deliveries.publish(purchase.id, 'purchase.paid', purchase)
     this.#paid(purchase)
-    return jsonReply(200, { status: 'executed' })
+    return 'executed'
   }
 
-  #fail (purchase: Purchase, attempt: SimThreeDSStep['attempt'], code: FailureCode): Reply {
-    const error = { code, message: FAILURES[code] }
-    purchase.transaction_data.attempts.unshift({ ...attempt, successful: false, error })
+  #fail (purchase: Purchase, attempt: Attempt, code: FailureCode): Reply {
+    this.#recordFailure(purchase, attempt, code)
+    return s2sError(code, FAILURES[code])
+  }
+
+  #recordFailure (purchase: Purchase, attempt: Attempt, code: FailureCode): void {
+    purchase.transaction_data.attempts.unshift({ ...attempt, successful: false, error: { code, message: FAILURES[code] } })
     setStatus(purchase, 'error')
     this.#deliveries.publish(purchase.id, 'purchase.payment_failure', purchase)
-    return s2sError(code, error.message)
   }
 
   #paid (purchase: Purchase): void {
@@ -304,6 +427,12 @@ function unauthorized (): Reply {
   return platformError(401, 'Invalid token.', 'authentication_failed')
 }
 
+/** A cancel the purchase's status does not allow. */
 function wrongStatus (purchase: Purchase, action: string): Reply {
   return platformError(400, `Cannot ${action} a purchase with status ${purchase.status}.`, 'purchase_wrong_status')
+}
+
+/** A capture, release, refund or charge the purchase's status does not allow: the platform's `purchase_<action>_error`. */
+function operationError (purchase: Purchase, action: 'capture' | 'release' | 'refund' | 'charge'): Reply {
+  return platformError(400, `Cannot ${action} a purchase with status ${purchase.status}.`, `purchase_${action}_error`)
 }
