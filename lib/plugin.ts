@@ -17,7 +17,7 @@ import type { QorePayContext } from './context.js'
 import { UndiciExposure } from './observability/undici-channels.js'
 
 /** The gateway calls a shop makes besides the payment flow, as `app.qorepay`. */
-export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'publicKey'>
+export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'>
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,6 +44,8 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     release: client.release.bind(client),
     cancel: client.cancel.bind(client),
     refund: client.refund.bind(client),
+    charge: client.charge.bind(client),
+    deleteRecurringToken: client.deleteRecurringToken.bind(client),
     publicKey: client.publicKey.bind(client)
   }
   fastify.decorate(opts.decorator, api)

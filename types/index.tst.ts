@@ -9,6 +9,7 @@ import qorepay, {
   type Purchase,
   type QorePayApi,
   type QorePayOptions,
+  type RefundAnswer,
   type SessionStore,
   type ThreeDSRequiredEvent,
   type WebhookEvent
@@ -77,8 +78,20 @@ test('the decorator is typed', () => {
   expect(app.qorepay).type.toBe<QorePayApi>()
   expect(app.qorepay.getPurchase('id')).type.toBe<Promise<Purchase>>()
   expect(app.qorepay.capture('id', 100)).type.toBe<Promise<Purchase>>()
-  expect(app.qorepay.refund('id')).type.toBe<Promise<Payment>>()
+  expect(app.qorepay.refund('id')).type.toBe<Promise<Payment | Purchase>>()
+  expect(app.qorepay.release('id')).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.charge('id', 'token')).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.charge('id')).type.toRaiseError()
+  expect(app.qorepay.deleteRecurringToken('token')).type.toBe<Promise<Purchase>>()
   expect(app.qorepay.capture('id', '100')).type.toRaiseError()
+})
+
+test('a refund answer is told by its type', async () => {
+  const app = Fastify()
+  const answer = await app.qorepay.refund('id')
+  expect<RefundAnswer>().type.toBe<Payment | Purchase>()
+  if (answer.type === 'payment') expect(answer).type.toBe<Payment>()
+  else expect(answer.status).type.toBe<Purchase['status']>()
 })
 
 test('stores implement SessionStore', () => {

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { Agent } from 'undici'
 import { Type, type TSchema, type Static } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import { Payment, Purchase } from '../wire/purchase.js'
+import { Purchase, RefundAnswer } from '../wire/purchase.js'
 import { S2SStatus } from '../wire/s2s-status.js'
 import type { CardPost } from '../payment/card-fields.js'
 import type { ResolvedOptions } from '../options.js'
@@ -25,7 +25,7 @@ function expect<T extends TSchema> (name: string, schema: T): Expected<T> {
 }
 
 const PURCHASE = expect('a Purchase', Purchase)
-const PAYMENT = expect('a Payment', Payment)
+const REFUND = expect('a Payment or a Purchase', RefundAnswer)
 const PEM = expect('a JSON string', Type.String())
 const STATUS = expect('a card payment status', S2SStatus)
 
@@ -54,9 +54,9 @@ interface Call<T extends TSchema> {
 // The platform's ids are UUIDs; anything else (".", "..", "a/b") would address another endpoint.
 const ID = /^[A-Za-z0-9_-]{1,64}$/
 
-function checkedId (id: unknown): string {
+function checkedId (id: unknown, name = 'id'): string {
   if (typeof id === 'string' && ID.test(id)) return id
-  throw new QorePayValidationError('id: expected a purchase id (1-64 letters, digits, "-" or "_")')
+  throw new QorePayValidationError(`${name}: expected a purchase id (1-64 letters, digits, "-" or "_")`)
 }
 
 /**
@@ -91,10 +91,16 @@ export class QorePayClient {
     return this.#about(id, 'purchases.get', 'GET', '', PURCHASE)
   }
 
+  /**
+   * The Purchase, `paid`, or `pending_capture` while a slow acquirer works
+   * (the `purchase.captured` webhook, or `getPurchase`, tells the end). A
+   * refusal is FST_QOREPAY_GATEWAY with `gatewayCode: 'purchase_capture_error'`.
+   */
   capture (id: string, amount?: number): Promise<Purchase> {
     return this.#about(id, 'purchases.capture', 'POST', 'capture/', PURCHASE, amount === undefined ? {} : { amount })
   }
 
+  /** The Purchase, `released` or `pending_release`; a refusal has `gatewayCode: 'purchase_release_error'`. */
   release (id: string): Promise<Purchase> {
     return this.#about(id, 'purchases.release', 'POST', 'release/', PURCHASE, {})
   }
@@ -103,8 +109,30 @@ export class QorePayClient {
     return this.#about(id, 'purchases.cancel', 'POST', 'cancel/', PURCHASE, {})
   }
 
-  refund (id: string, amount?: number): Promise<Payment> {
-    return this.#about(id, 'purchases.refund', 'POST', 'refund/', PAYMENT, amount === undefined ? {} : { amount })
+  /**
+   * The refund's Payment (`type: 'payment'`), or, while a slow acquirer works,
+   * the Purchase in `pending_refund` (`type: 'purchase'`; `payment.refunded`
+   * follows). A refusal has `gatewayCode: 'purchase_refund_error'`.
+   */
+  refund (id: string, amount?: number): Promise<RefundAnswer> {
+    return this.#about(id, 'purchases.refund', 'POST', 'refund/', REFUND, amount === undefined ? {} : { amount })
+  }
+
+  /**
+   * Pays purchase `id` (new, or failed) with the card saved under
+   * `recurringToken` (the id of a purchase with `is_recurring_token`): the
+   * Purchase, `paid` (`hold` with `skip_capture`) or `pending_charge`. Never
+   * repeated once sent. A refusal or a decline is FST_QOREPAY_GATEWAY with
+   * `gatewayCode: 'purchase_charge_error'`.
+   */
+  async charge (id: string, recurringToken: string): Promise<Purchase> {
+    const token = checkedId(recurringToken, 'recurringToken')
+    return await this.#about(id, 'purchases.charge', 'POST', 'charge/', PURCHASE, { recurring_token: token })
+  }
+
+  /** Deletes the card saved under purchase `id`: charges with it are refused from then on. The Purchase. */
+  deleteRecurringToken (id: string): Promise<Purchase> {
+    return this.#about(id, 'purchases.delete_recurring_token', 'POST', 'delete_recurring_token/', PURCHASE, {})
   }
 
   /** The company public key (PEM) that signs `success_callback` posts. */
