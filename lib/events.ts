@@ -1,8 +1,8 @@
 import { Type, type Static, type TLiteral } from '@sinclair/typebox'
 import { Payment, Purchase } from './wire/purchase.js'
 
-/** Which path reported it: the card post's answer, the TermUrl, a webhook or the success callback. */
-export const EventSource = Type.Union([Type.Literal('direct'), Type.Literal('3ds'), Type.Literal('webhook'), Type.Literal('callback')])
+/** Which path reported it: the card post's answer, the TermUrl, a webhook, the success callback or a charge with a saved card. */
+export const EventSource = Type.Union([Type.Literal('direct'), Type.Literal('3ds'), Type.Literal('webhook'), Type.Literal('callback'), Type.Literal('saved_card')])
 export type EventSource = Static<typeof EventSource>
 
 export const OutcomeStatus = Type.Union([Type.Literal('executed'), Type.Literal('authorized'), Type.Literal('error')])
@@ -23,8 +23,22 @@ const outcomeEvent = <S extends TLiteral<OutcomeStatus>>(status: S) => Type.Obje
   purchase: Type.Optional(Purchase)
 })
 
-export const ExecutedEvent = outcomeEvent(Type.Literal('executed'))
-export const AuthorizedEvent = outcomeEvent(Type.Literal('authorized'))
+/**
+ * What an authorization is: `hold`, money reserved that `capture` takes (or
+ * `release` gives back); `preauthorized`, a zero-amount card check that
+ * reserved nothing (the card is checked, and saved with `remember_card`).
+ */
+export const Authorization = Type.Union([Type.Literal('hold'), Type.Literal('preauthorized')])
+export type Authorization = Static<typeof Authorization>
+
+/** On events of a purchase the gateway made a recurring token (`remember_card: "on"`, `force_recurring`). */
+const Saved = Type.Object({
+  /** The purchase id: what `charge(newPurchaseId, recurringToken)` and `payWithSavedCard` take. */
+  recurringToken: Type.Optional(Type.String())
+})
+
+export const ExecutedEvent = Type.Composite([outcomeEvent(Type.Literal('executed')), Saved])
+export const AuthorizedEvent = Type.Composite([outcomeEvent(Type.Literal('authorized')), Saved, Type.Object({ authorization: Authorization })])
 export const FailedEvent = Type.Composite([outcomeEvent(Type.Literal('error')), Type.Object({ error: EventError })])
 export type ExecutedEvent = Static<typeof ExecutedEvent>
 export type AuthorizedEvent = Static<typeof AuthorizedEvent>

@@ -51,13 +51,19 @@ test('each hook event is typed', () => {
     onExecuted (event) {
       expect(event).type.toBe<ExecutedEvent>()
       expect(event.purchaseId).type.toBe<string>()
-      expect(event.source).type.toBe<'direct' | '3ds' | 'webhook' | 'callback'>()
+      expect(event.source).type.toBe<'direct' | '3ds' | 'webhook' | 'callback' | 'saved_card'>()
       expect(event.maskedPan).type.toBe<string | undefined>()
+      expect(event.recurringToken).type.toBe<string | undefined>()
     },
-    onAuthorized (event) { expect(event.status).type.toBe<'authorized'>() },
+    onAuthorized (event) {
+      expect(event.status).type.toBe<'authorized'>()
+      expect(event.authorization).type.toBe<'hold' | 'preauthorized'>()
+      expect(event.recurringToken).type.toBe<string | undefined>()
+    },
     onFailed (event) {
       expect(event).type.toBe<FailedEvent>()
       expect(event.error).type.toBe<{ code: string, message: string }>()
+      expect(event).type.not.toHaveProperty('recurringToken')
     },
     on3DSRequired (event) {
       expect(event).type.toBe<ThreeDSRequiredEvent>()

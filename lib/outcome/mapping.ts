@@ -1,6 +1,6 @@
 import type { Purchase, PurchaseStatus } from '../wire/purchase.js'
 import type { S2SStatus } from '../wire/s2s-status.js'
-import type { EventSource, OutcomeEvent } from '../events.js'
+import type { Authorization, EventSource, OutcomeEvent } from '../events.js'
 import { gatewayMessage } from '../gateway/gateway-message.js'
 
 /**
@@ -47,8 +47,34 @@ export function outcomeOfAnswer (answer: Exclude<S2SStatus, { status: '3DS_requi
   return { status: 'error', code: said?.code ?? 'declined', message: said?.message ?? 'The payment was declined' }
 }
 
-export function toOutcomeEvent (outcome: Outcome, base: { purchaseId: string, source: EventSource, reference?: string, maskedPan?: string }): OutcomeEvent {
-  const event = { ...base, ...(outcome.purchase === undefined ? {} : { purchase: outcome.purchase }) }
-  if (outcome.status !== 'error') return { ...event, status: outcome.status }
-  return { ...event, status: 'error', error: { code: outcome.code, message: outcome.message } }
+/** A zero-amount card check (`preauthorized`), or money on hold; from the purchase's status, or before any answer from its amount. */
+export function authorizationOf (purchase: Purchase): Authorization {
+  return purchase.status === 'preauthorized' || purchase.purchase.total === 0 ? 'preauthorized' : 'hold'
+}
+
+/** What an outcome event carries besides the outcome. */
+export interface EventBase {
+  purchaseId: string
+  source: EventSource
+  reference?: string
+  maskedPan?: string
+  /**
+   * What the path knew before the gateway answered, for an answer without the
+   * purchase (the card post's, the callback's): `authorizationOf` the purchase
+   * as created, and its id when the payer asked to save the card. A purchase
+   * in the outcome decides instead.
+   */
+  authorization?: Authorization
+  recurringToken?: string
+}
+
+export function toOutcomeEvent (outcome: Outcome, base: EventBase): OutcomeEvent {
+  const { authorization = 'hold', recurringToken, ...known } = base
+  const { purchase } = outcome
+  const event = { ...known, ...(purchase === undefined ? {} : { purchase }) }
+  if (outcome.status === 'error') return { ...event, status: 'error', error: { code: outcome.code, message: outcome.message } }
+  const token = purchase === undefined ? recurringToken : purchase.is_recurring_token === true ? purchase.id : undefined
+  const saved = token === undefined ? {} : { recurringToken: token }
+  if (outcome.status === 'executed') return { ...event, ...saved, status: 'executed' }
+  return { ...event, ...saved, status: 'authorized', authorization: purchase === undefined ? authorization : authorizationOf(purchase) }
 }

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { QorePayClient } from '../gateway/client.js'
 import { QorePayGatewayError } from '../gateway/gateway-error.js'
 import type { OutcomeReporter } from '../outcome/reporter.js'
-import { outcomeOfAnswer, outcomeOfPurchase, toOutcomeEvent, type Outcome } from '../outcome/mapping.js'
+import { outcomeOfAnswer, outcomeOfPurchase, toOutcomeEvent, type EventBase, type Outcome } from '../outcome/mapping.js'
 import type { S2SStatus, S2SThreeDSRequired } from '../wire/s2s-status.js'
 
 /**
@@ -36,7 +36,7 @@ export interface SettleStep {
   step: 'direct_post' | 'callback'
   send: () => Promise<S2SStatus>
   /** What the outcome event carries besides the outcome. */
-  event: { purchaseId: string, source: 'direct' | '3ds', reference?: string, maskedPan?: string }
+  event: EventBase & { source: 'direct' | '3ds' }
 }
 
 export interface SettleDeps {

@@ -10,6 +10,7 @@ import { callHook } from '../outcome/reporter.js'
 import { payerMessage } from '../outcome/payer-message.js'
 import { idempotent } from '../payment/idempotency.js'
 import { settle } from '../payment/settle.js'
+import { authorizationOf } from '../outcome/mapping.js'
 import { redactingSerializers } from './log-redaction.js'
 import { TAGS, errorResponse } from './error-response.js'
 import { createSession, sessionUrl } from '../three-ds/session.js'
@@ -91,7 +92,10 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     if (trace !== undefined) trace.purchaseId = purchase.id
     const directPostUrl = purchase.direct_post_url
     if (!isWebUrl(directPostUrl)) throw unusable(`purchase ${purchase.id} has no usable direct_post_url`)
-    const event = { purchaseId: purchase.id, source: 'direct' as const, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
+    const known = { purchaseId: purchase.id, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
+    // The card post's answer says neither: the purchase and the request do (the gateway saves the card on remember_card "on").
+    const outcomeFacts = { authorization: authorizationOf(purchase), ...(card.remember_card === 'on' || purchase.force_recurring === true ? { recurringToken: purchase.id } : {}) }
+    const event = { ...known, source: 'direct' as const, ...outcomeFacts }
 
     const settled = await settle(settling, { step: 'direct_post', send: () => client.postCard(directPostUrl, card, purchase.id), event }, request)
     if (settled.kind === 'pending') return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
@@ -104,9 +108,9 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     const { threeDS } = settled
     // The payer's browser is sent to the ACS: only a web URL, whatever the gateway says.
     if (!isWebUrl(threeDS.URL) || !isWebUrl(threeDS.callback_url)) throw unusable(`purchase ${purchase.id}: the ACS URL or callback_url is not an http(s) URL`)
-    const { source, ...known } = event
     const token = await createSession(store, {
       ...known,
+      ...outcomeFacts,
       callbackUrl: threeDS.callback_url,
       acsUrl: threeDS.URL,
       method: threeDS.Method,
@@ -114,7 +118,7 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
       md: threeDS.MD ?? ''
     }, opts.sessionTtl * 1000)
     const redirectUrl = sessionUrl(opts, token, 'page')
-    await callHook('on3DSRequired', opts.on3DSRequired, { ...known, status: '3DS_required', source, redirectUrl }, request, request.log)
+    await callHook('on3DSRequired', opts.on3DSRequired, { ...known, status: '3DS_required', source: 'direct', redirectUrl }, request, request.log)
     return { statusCode: 200, body: { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl } }
   }
 }

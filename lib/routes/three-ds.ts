@@ -68,7 +68,7 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
     if (session === undefined) return redirect(reply, opts.failureRedirect)
 
     const body = request.body ?? {}
-    const event = { purchaseId: session.purchaseId, source: '3ds' as const, reference: session.reference, maskedPan: session.maskedPan }
+    const event = { purchaseId: session.purchaseId, source: '3ds' as const, reference: session.reference, maskedPan: session.maskedPan, authorization: session.authorization, recurringToken: session.recurringToken }
     const fields = {
       MD: typeof body.MD === 'string' ? body.MD : session.md,
       PaRes: typeof body.PaRes === 'string' ? body.PaRes : ''

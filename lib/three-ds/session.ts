@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { S2SThreeDSRequired } from '../wire/s2s-status.js'
 import { QorePayStoreError } from '../errors.js'
+import { Authorization } from '../events.js'
 import type { SessionStore } from '../stores/session-store.js'
 import type { ResolvedOptions } from '../options.js'
 import { randomToken } from './random-token.js'
@@ -23,6 +24,10 @@ export const ThreeDSSessionSchema = Type.Object({
   md: Type.String(),
   reference: Type.Optional(Type.String()),
   maskedPan: Type.Optional(Type.String()),
+  /** What an authorized outcome of this purchase is (from its amount); absent in sessions stored before it was kept: `hold`. */
+  authorization: Type.Optional(Authorization),
+  /** The purchase id, when the payer asked to save the card. */
+  recurringToken: Type.Optional(Type.String()),
   /** Epoch milliseconds; the store keeps it exactly this long. */
   expiresAt: Type.Number()
 })
