@@ -125,11 +125,11 @@ async function shop (app: FastifyInstance, { publicUrl, simulated, gateway }: Sh
   // What the hooks learnt, by purchase id. A real shop keeps this with its orders.
   const outcomes = new Map<string, Outcome>()
 
-  function record (event: { purchaseId: string, source: string }, request: FastifyRequest, outcome: Omit<Outcome, 'source' | 'product'>) {
+  function record (event: { purchaseId: string, source: string }, request: FastifyRequest | undefined, outcome: Omit<Outcome, 'source' | 'product'>) {
     const previous = outcomes.get(event.purchaseId)
     if (previous && previous.state !== 'pending' && outcome.state === 'pending') return
-    // The payment request carries the order; the TermUrl and webhooks do not.
-    const order = (request.body as { order?: unknown } | null | undefined)?.order
+    // The payment request carries the order; the TermUrl and webhooks do not, and a saved-card payment has no request.
+    const order = (request?.body as { order?: unknown } | null | undefined)?.order
     const product = (typeof order === 'string' ? products.get(order)?.name : undefined) ?? previous?.product
     outcomes.set(event.purchaseId, { ...outcome, source: event.source, product })
   }

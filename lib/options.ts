@@ -48,14 +48,21 @@ export const ResolvedOptionsSchema = Type.Composite([
 
 export type Hook<E> = (event: E, request: FastifyRequest) => void | Promise<void>
 
+/**
+ * An outcome hook: `request` is the request on whose path the outcome was
+ * learnt, and `undefined` when no request carries it: a charge with a saved
+ * card (`source: 'saved_card'`, `app.qorepay.payWithSavedCard`).
+ */
+export type OutcomeHook<E> = (event: E, request: FastifyRequest | undefined) => void | Promise<void>
+
 /** What cannot be a JSON schema: the host's functions and its store. */
 interface HostParts {
   /** Decides what is charged: prices come only from here, never from the payer's body. */
   purchase: (request: FastifyRequest) => PurchaseInput | Promise<PurchaseInput>
   store?: SessionStore
-  onExecuted?: Hook<ExecutedEvent>
-  onAuthorized?: Hook<AuthorizedEvent>
-  onFailed?: Hook<FailedEvent>
+  onExecuted?: OutcomeHook<ExecutedEvent>
+  onAuthorized?: OutcomeHook<AuthorizedEvent>
+  onFailed?: OutcomeHook<FailedEvent>
   on3DSRequired?: Hook<ThreeDSRequiredEvent>
   onWebhook?: Hook<WebhookEvent>
 }

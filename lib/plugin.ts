@@ -15,9 +15,19 @@ import { threeDSRoutes } from './routes/three-ds.js'
 import { webhookRoutes } from './routes/webhook.js'
 import type { QorePayContext } from './context.js'
 import { UndiciExposure } from './observability/undici-channels.js'
+import { savedCardPayments, type PayWithSavedCard } from './payment/saved-card.js'
 
-/** The gateway calls a shop makes besides the payment flow, as `app.qorepay`. */
-export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'>
+/** The gateway calls a shop makes besides the payment flow, and a payment with a saved card, as `app.qorepay`. */
+export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'> & {
+  /**
+   * Creates a purchase from `input` (what `purchase(request)` returns) and pays
+   * it with the card saved under `recurringToken`, reporting the outcome
+   * through the outcome hooks once (`source: 'saved_card'`). Never called with
+   * a token from a payer's body: which customer may use which token is the
+   * shop's decision.
+   */
+  payWithSavedCard: PayWithSavedCard
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,7 +56,8 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     refund: client.refund.bind(client),
     charge: client.charge.bind(client),
     deleteRecurringToken: client.deleteRecurringToken.bind(client),
-    publicKey: client.publicKey.bind(client)
+    publicKey: client.publicKey.bind(client),
+    payWithSavedCard: savedCardPayments(ctx)
   }
   fastify.decorate(opts.decorator, api)
   fastify.addHook('onClose', async () => {

@@ -10,6 +10,7 @@ import qorepay, {
   type QorePayApi,
   type QorePayOptions,
   type RefundAnswer,
+  type SavedCardResult,
   type SessionStore,
   type ThreeDSRequiredEvent,
   type WebhookEvent
@@ -39,7 +40,10 @@ test('the options object is typed', () => {
 
 test('hook signatures are typed', () => {
   const app = Fastify()
-  expect(app.register(qorepay, { ...base, onExecuted: (event: ExecutedEvent, request: FastifyRequest) => { expect(event.status).type.toBe<'executed'>() } })).type.not.toRaiseError()
+  expect(app.register(qorepay, { ...base, onExecuted: (event: ExecutedEvent, request: FastifyRequest | undefined) => { expect(event.status).type.toBe<'executed'>() } })).type.not.toRaiseError()
+  // A saved-card payment reports with no request: a hook that assumes one does not compile.
+  expect(app.register(qorepay, { ...base, onExecuted: (event: ExecutedEvent, request: FastifyRequest) => {} })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, on3DSRequired: (event: ThreeDSRequiredEvent, request: FastifyRequest) => {} })).type.not.toRaiseError()
   expect(app.register(qorepay, { ...base, onExecuted: (event: { nope: string }) => {} })).type.toRaiseError()
   expect(app.register(qorepay, { ...base, onFailed: (event: number) => {} })).type.toRaiseError()
   expect(app.register(qorepay, { ...base, onAuthorized: async () => 42 })).type.toRaiseError()
@@ -48,8 +52,9 @@ test('hook signatures are typed', () => {
 test('each hook event is typed', () => {
   const options: QorePayOptions = {
     ...base,
-    onExecuted (event) {
+    onExecuted (event, request) {
       expect(event).type.toBe<ExecutedEvent>()
+      expect(request).type.toBe<FastifyRequest | undefined>()
       expect(event.purchaseId).type.toBe<string>()
       expect(event.source).type.toBe<'direct' | '3ds' | 'webhook' | 'callback' | 'saved_card'>()
       expect(event.maskedPan).type.toBe<string | undefined>()
@@ -90,6 +95,19 @@ test('the decorator is typed', () => {
   expect(app.qorepay.charge('id')).type.toRaiseError()
   expect(app.qorepay.deleteRecurringToken('token')).type.toBe<Promise<Purchase>>()
   expect(app.qorepay.capture('id', '100')).type.toRaiseError()
+})
+
+test('payWithSavedCard is typed', async () => {
+  const app = Fastify()
+  const input = { client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] }, reference: 'order-1' }
+  const result = await app.qorepay.payWithSavedCard(input, 'token', { idempotencyKey: 'k' })
+  expect(result).type.toBe<SavedCardResult>()
+  expect(result.status).type.toBe<'executed' | 'authorized' | 'pending' | 'error'>()
+  if (result.status === 'authorized') expect(result.authorization).type.toBe<'hold' | 'preauthorized'>()
+  if (result.status === 'error') expect(result.code).type.toBe<string>()
+  expect(app.qorepay.payWithSavedCard(input, 'token')).type.toBe<Promise<SavedCardResult>>()
+  expect(app.qorepay.payWithSavedCard({ client: {} }, 'token')).type.toRaiseError()
+  expect(app.qorepay.payWithSavedCard(input, 'token', { idempotencyKey: 1 })).type.toRaiseError()
 })
 
 test('a refund answer is told by its type', async () => {

@@ -54,7 +54,7 @@ interface Call<T extends TSchema> {
 // The platform's ids are UUIDs; anything else (".", "..", "a/b") would address another endpoint.
 const ID = /^[A-Za-z0-9_-]{1,64}$/
 
-function checkedId (id: unknown, name = 'id'): string {
+export function checkedId (id: unknown, name = 'id'): string {
   if (typeof id === 'string' && ID.test(id)) return id
   throw new QorePayValidationError(`${name}: expected a purchase id (1-64 letters, digits, "-" or "_")`)
 }

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
-import type { Hook } from '../options.js'
+import type { OutcomeHook } from '../options.js'
 import type { OutcomeEvent, OutcomeStatus } from '../events.js'
 import type { SessionStore } from '../stores/session-store.js'
 import { traceOutcome } from '../observability/outcome.js'
@@ -8,8 +8,8 @@ import { traceOutcome } from '../observability/outcome.js'
  * Awaits one host hook and keeps its failure from escaping: logged with the
  * purchase id, reported as `false` so the caller decides what "not done" means.
  */
-export async function callHook<E extends { purchaseId: string }> (
-  name: string, hook: Hook<E> | undefined, event: E, request: FastifyRequest, log: FastifyBaseLogger
+export async function callHook<E extends { purchaseId: string }, R extends FastifyRequest | undefined> (
+  name: string, hook: ((event: E, request: R) => void | Promise<void>) | undefined, event: E, request: R, log: FastifyBaseLogger
 ): Promise<boolean> {
   if (hook === undefined) return true
   try {
@@ -29,7 +29,7 @@ export type ReportResult =
   | 'hook_failed' // the hook threw; nothing is marked, a retry runs it again
 
 type OutcomeHooks = {
-  [S in OutcomeStatus]?: Hook<Extract<OutcomeEvent, { status: S }>>
+  [S in OutcomeStatus]?: OutcomeHook<Extract<OutcomeEvent, { status: S }>>
 }
 
 const HOOK_NAMES: Record<OutcomeStatus, string> = { executed: 'onExecuted', authorized: 'onAuthorized', error: 'onFailed' }
@@ -91,10 +91,11 @@ export class OutcomeReporter {
     this.#log = log
   }
 
-  report (event: OutcomeEvent, request: FastifyRequest): Promise<ReportResult> {
+  /** `request`: the one whose path learnt the outcome; `undefined` for a charge with a saved card. */
+  report (event: OutcomeEvent, request: FastifyRequest | undefined): Promise<ReportResult> {
     const { purchaseId, status } = event
     const name = HOOK_NAMES[status]
-    const hook = this.#hooks[status] as Hook<OutcomeEvent> | undefined
+    const hook = this.#hooks[status] as OutcomeHook<OutcomeEvent> | undefined
     return traceOutcome(event, () => runOnce(this.#store, markerKey(purchaseId, status), this.#log,
       () => callHook(name, hook, event, request, this.#log),
       async () => {
@@ -110,11 +111,11 @@ export class OutcomeReporter {
    * a failing store or hook is logged with the purchase id, and a webhook,
    * the callback or reconciliation reports it later.
    */
-  async reportQuietly (event: OutcomeEvent, request: FastifyRequest): Promise<ReportResult | undefined> {
+  async reportQuietly (event: OutcomeEvent, request: FastifyRequest | undefined): Promise<ReportResult | undefined> {
     try {
       return await this.report(event, request)
     } catch (err) {
-      request.log.error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; the webhook will`)
+      (request?.log ?? this.#log).error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; the webhook will`)
       return undefined
     }
   }

@@ -29,7 +29,8 @@ export interface IdempotencyOptions {
  * that failed (gateway down, store down) frees its key for the retry.
  */
 export async function idempotent<A> (
-  request: FastifyRequest,
+  // What it reads of a request: also what app.qorepay.payWithSavedCard hands it (its key and arguments).
+  request: Pick<FastifyRequest, 'headers' | 'body' | 'log'>,
   opts: IdempotencyOptions,
   run: () => Promise<A>
 ): Promise<{ result: A, replayed: boolean }> {

@@ -236,7 +236,8 @@ test('app.close() waits for an in-flight payment and closes the pools', async (t
   shop.sim.inject({ route: 'direct_post', kind: 'latency', ms: 300 })
   // reset: this client does not keep the connection alive, so the server may finish closing.
   const pending = request(`${shop.url}/qorepay/payments`, { method: 'POST', reset: true, headers: { 'content-type': 'application/json' }, body: JSON.stringify(CARD) })
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // Closing once the card post is at the gateway (held there 300 ms), however slow the machine: never before the request arrived.
+  while (shop.sim.count('direct_post') === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   const closing = shop.app.close()
   const res = await pending
   t.equal(res.statusCode, 200)

@@ -1,0 +1,159 @@
+import { test } from 'tap'
+import { CARD, PURCHASE, startShop, type Shop } from '../helpers/shop.js'
+import { TEST_CARDS } from '../../lib/simulator/index.js'
+import type { FastifyRequest } from 'fastify'
+import type { OutcomeEvent, PurchaseInput } from '../../lib/index.js'
+
+/** app.qorepay.payWithSavedCard over real HTTP against the simulator. */
+
+const REFILL: PurchaseInput = { client: { email: 'payer@example.com' }, purchase: { currency: 'NGN', products: [{ name: 'Refill', price: 4500 }] }, reference: 'order-43' }
+
+/** A shop whose hooks also record the request they got, and a card saved through POST /payments. */
+async function shopWithSavedCard (t: Parameters<typeof startShop>[0], plugin: Parameters<typeof startShop>[1] = {}): Promise<{ shop: Shop, token: string, requests: Array<FastifyRequest | undefined> }> {
+  const requests: Array<FastifyRequest | undefined> = []
+  const events: Shop['events'] = { executed: [], authorized: [], failed: [], threeDS: [], webhook: [] }
+  const record = (list: OutcomeEvent[]) => async (event: OutcomeEvent, request: FastifyRequest | undefined) => {
+    list.push(event)
+    requests.push(request)
+  }
+  const started = await startShop(t, {
+    ...plugin,
+    plugin: { onExecuted: record(events.executed), onAuthorized: record(events.authorized), onFailed: record(events.failed), ...plugin.plugin }
+  })
+  const shop = { ...started, events: { ...started.events, executed: events.executed, authorized: events.authorized, failed: events.failed } }
+  const saved = await shop.post('/qorepay/payments', { ...CARD, remember_card: 'on' })
+  const token = shop.events.executed[0].status === 'executed' ? shop.events.executed[0].recurringToken : undefined
+  if (saved.statusCode !== 200 || token === undefined) throw new Error('no card saved')
+  shop.events.executed.length = 0
+  requests.length = 0
+  return { shop, token, requests }
+}
+
+test('a saved card pays a new purchase: executed, the hook once with source saved_card and no request', async (t) => {
+  const { shop, token, requests } = await shopWithSavedCard(t)
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+  const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
+  t.same(result, { status: 'executed', purchaseId: result.purchaseId })
+  const charged = shop.sim.purchases.get(result.purchaseId)!
+  t.match(charged, { status: 'paid', recurring_token: token, reference: 'order-43', success_callback: `${shop.url}/qorepay/callback`, purchase: { total: 4500 } })
+  t.equal(charged.success_redirect, null, 'no payer to send anywhere')
+  t.equal(shop.sim.count('purchases.charge'), 1)
+
+  await shop.sim.idle()
+  t.equal(shop.events.executed.length, 1, 'once, though the webhook and the success callback came too')
+  t.match(shop.events.executed[0], { purchaseId: result.purchaseId, status: 'executed', source: 'saved_card', reference: 'order-43', purchase: { status: 'paid' } })
+  t.notOk('recurringToken' in shop.events.executed[0], 'the new purchase is no token itself')
+  t.same(requests, [undefined], 'no request carries it')
+})
+
+test('skip_capture: a hold, or preauthorized for a zero amount', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t)
+  const { reference, ...noReference } = REFILL
+  const held = await shop.app.qorepay.payWithSavedCard({ ...noReference, skip_capture: true }, token)
+  t.same(held, { status: 'authorized', purchaseId: held.purchaseId, authorization: 'hold' })
+  t.match(shop.events.authorized[0], { source: 'saved_card', authorization: 'hold' })
+  t.equal(shop.events.authorized[0].reference, undefined, `no reference (${String(reference)} was the other's)`)
+  const check = await shop.app.qorepay.payWithSavedCard({ ...REFILL, skip_capture: true, purchase: { currency: 'NGN', products: [{ name: 'Card check', price: 0 }] } }, token)
+  t.same(check, { status: 'authorized', purchaseId: check.purchaseId, authorization: 'preauthorized' })
+  t.equal(shop.sim.purchases.get(check.purchaseId)?.status, 'preauthorized')
+})
+
+test('a declined charge: the error with the bank\'s code and the plugin\'s own text, onFailed once', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t)
+  shop.sim.declineCharges = 'insufficient_funds'
+  const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
+  t.same(result, { status: 'error', purchaseId: result.purchaseId, code: 'insufficient_funds', message: 'The card has insufficient funds.' })
+  t.match(shop.events.failed, [{ purchaseId: result.purchaseId, source: 'saved_card', error: { code: 'insufficient_funds' } }])
+  t.equal(shop.sim.count('purchases.charge'), 1)
+})
+
+test('a deleted token is refused: the error, no hook, no second charge', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t)
+  await shop.app.qorepay.deleteRecurringToken(token)
+  const gets = shop.sim.count('purchases.get')
+  await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, token), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 400, gatewayCode: 'purchase_charge_error' })
+  t.equal(shop.sim.count('purchases.get') - gets, 1, 'one look: a refused charge left the purchase created')
+  t.equal(shop.sim.count('purchases.charge'), 1)
+  t.equal(shop.events.failed.length + shop.events.executed.length, 0)
+})
+
+test('an unknown outcome is looked up, never charged again', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t, { plugin: { lookupAttempts: 2 } })
+
+  await t.test('charged, and the answer lost', async (t) => {
+    shop.sim.inject({ route: 'purchases.charge', kind: 'reset' })
+    const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
+    t.same(result, { status: 'executed', purchaseId: result.purchaseId })
+    // Reported once, by the lookup or by the success callback that may come first.
+    t.equal(shop.events.executed.filter((e) => e.purchaseId === result.purchaseId).length, 1)
+    t.ok(shop.logs.some((line) => line.includes('has an unknown outcome; looking it up')))
+  })
+
+  await t.test('a 502 before anything happened: pending, nothing reported', async (t) => {
+    const charges = shop.sim.count('purchases.charge')
+    const hooks = shop.events.executed.length + shop.events.failed.length
+    shop.sim.inject({ route: 'purchases.charge', kind: 'status', status: 502 })
+    const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
+    t.same(result, { status: 'pending', purchaseId: result.purchaseId })
+    t.equal(shop.sim.count('purchases.charge') - charges, 1, 'not sent again')
+    t.equal(shop.sim.purchases.get(result.purchaseId)?.status, 'created')
+    t.equal(shop.events.executed.length + shop.events.failed.length, hooks)
+  })
+
+  await t.test('pending_charge from a slow acquirer: pending, then the webhook reports it', async (t) => {
+    shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
+    shop.sim.slowAcquirer = true
+    const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
+    t.same(result, { status: 'pending', purchaseId: result.purchaseId })
+    t.equal(shop.sim.purchases.get(result.purchaseId)?.status, 'pending_charge')
+    shop.sim.completePending(result.purchaseId)
+    await shop.sim.idle()
+    t.match(shop.events.executed.filter((e) => e.purchaseId === result.purchaseId), [{ source: 'webhook' }])
+  })
+})
+
+test('idempotencyKey: the same call resolves the first answer, one purchase, one charge', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t)
+  const api = shop.app.qorepay
+  const first = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-43' })
+  const creates = shop.sim.count('purchases.create')
+  t.same(await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-43' }), first)
+  t.equal(shop.sim.count('purchases.create'), creates, 'no second purchase')
+  t.equal(shop.sim.count('purchases.charge'), 1, 'no second charge')
+  t.equal(shop.events.executed.length, 1)
+
+  await t.rejects(api.payWithSavedCard({ ...REFILL, reference: 'other' }, token, { idempotencyKey: 'refill-43' }), { code: 'FST_QOREPAY_IDEMPOTENCY_MISMATCH' })
+  await t.rejects(api.payWithSavedCard(REFILL, token, { idempotencyKey: 'two words' }), { code: 'FST_QOREPAY_VALIDATION' })
+
+  shop.sim.inject({ route: 'purchases.charge', kind: 'latency', ms: 300 })
+  const running = api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-44' })
+  while (shop.sim.count('purchases.charge') < 2) await new Promise((resolve) => setTimeout(resolve, 10))
+  await t.rejects(api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-44' }), { code: 'FST_QOREPAY_IDEMPOTENCY_CONFLICT' })
+  t.match(await running, { status: 'executed' })
+
+  // A key of POST /payments is another namespace: the same string pays here afresh.
+  const paid = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'refill-45' })
+  const mine = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-45' })
+  t.not(mine.purchaseId, paid.body.purchase_id)
+})
+
+test('input and token are checked before any request', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t)
+  const before = shop.sim.requests.length
+  await t.rejects(shop.app.qorepay.payWithSavedCard({ ...REFILL, client: {} } as unknown as PurchaseInput, token), { code: 'FST_QOREPAY_VALIDATION', message: /^input\.client\.email: expected required property/ })
+  await t.rejects(shop.app.qorepay.payWithSavedCard({ ...REFILL, purchase: { currency: 'NGN', products: [] } }, token), { code: 'FST_QOREPAY_VALIDATION', message: /^input\.purchase\.products: / })
+  await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, '../tokens'), { code: 'FST_QOREPAY_VALIDATION', message: /^recurringToken: / })
+  t.equal(shop.sim.requests.length, before, 'the gateway was not called')
+
+  // A purchase id the gateway answers that is no id is never charged.
+  const real = await shop.app.qorepay.createPurchase({ ...PURCHASE, brand_id: 'brand-test' })
+  shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 201, body: { ...real, id: 'not/an/id' } })
+  await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, token), { code: 'FST_QOREPAY_VALIDATION', message: /^id: / })
+  t.equal(shop.sim.count('purchases.charge'), 0)
+})
+
+test('the card is saved only with remember_card on; TEST_CARDS.noThreeDS pays it', async (t) => {
+  const shop = await startShop(t)
+  const plain = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.noThreeDS })
+  await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, plain.body.purchase_id), { code: 'FST_QOREPAY_GATEWAY', gatewayCode: 'purchase_charge_error' }, 'not a token')
+})
