@@ -2,7 +2,7 @@ import { test } from 'tap'
 import { CARD, PURCHASE, startShop, type Shop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import type { FastifyRequest } from 'fastify'
-import type { OutcomeEvent, PurchaseInput } from '../../lib/index.js'
+import { MemoryStore, type OutcomeEvent, type PurchaseInput } from '../../lib/index.js'
 
 /** app.qorepay.payWithSavedCard over real HTTP against the simulator. */
 
@@ -156,4 +156,22 @@ test('the card is saved only with remember_card on; TEST_CARDS.noThreeDS pays it
   const shop = await startShop(t)
   const plain = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.noThreeDS })
   await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, plain.body.purchase_id), { code: 'FST_QOREPAY_GATEWAY', gatewayCode: 'purchase_charge_error' }, 'not a token')
+})
+
+test('a store that fails while reporting: the result still comes, the failure is logged, the webhook reports later', async (t) => {
+  let failing = false
+  class FlakyStore extends MemoryStore {
+    override async claim (key: string, value: unknown, ttlMs: number): Promise<boolean> {
+      if (failing && key.startsWith('outcome:')) throw new Error('store down')
+      return await super.claim(key, value, ttlMs)
+    }
+  }
+  const store = new FlakyStore()
+  t.teardown(() => store.close())
+  const { shop, token } = await shopWithSavedCard(t, { plugin: { store } })
+  failing = true
+  const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
+  t.same(result, { status: 'executed', purchaseId: result.purchaseId })
+  t.equal(shop.events.executed.length, 0)
+  t.ok(shop.logs.some((line) => line.includes(`could not report executed for purchase ${result.purchaseId}`)))
 })
