@@ -1,12 +1,13 @@
 // A demo shop built on fastify-qorepay. `npm start` runs it against the
 // embedded gateway simulator; set the QOREPAY_* variables to use a real account.
+import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import createError from '@fastify/error'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import qorepay from 'fastify-qorepay'
+import qorepay, { type Purchase } from 'fastify-qorepay'
 import { createSimulator, type Simulator } from 'fastify-qorepay/simulator'
 
 const PREFIX = '/qorepay'
@@ -16,12 +17,14 @@ const products = new Map([
   ['dog-food', { name: 'Dog food Max', description: 'Complete dry food for adult dogs, 2 kg.', price: 9000, currency: 'NGN' }]
 ])
 
+// The platform's three first, then the simulator's own; any other number fails.
 const TEST_CARDS = [
   ['4444 3333 2222 1111', 'paid at once, no 3-D Secure'],
   ['5555 5555 5555 4444', '3-D Secure, bank page opened by POST'],
-  ['4111 1111 1111 1111', '3-D Secure, bank page opened by GET'],
-  ['4000 0000 0000 0002', 'declined: do_not_honour'],
-  ['4000 0000 0000 9995', 'declined: insufficient_funds']
+  ['1111 1111 1111 1111', 'fails: general_transaction_error'],
+  ['4111 1111 1111 1111', '3-D Secure, bank page opened by GET (the simulator\'s own)'],
+  ['4000 0000 0000 0002', 'declined: do_not_honour (the simulator\'s own)'],
+  ['4000 0000 0000 9995', 'declined: insufficient_funds (the simulator\'s own)']
 ]
 const TEST_CARD_RULES = 'CVC 123 and any future expiry (MM/YY); another CVC fails.'
 
@@ -36,6 +39,15 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
   "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 const UnknownProduct = createError('SHOP_UNKNOWN_PRODUCT', 'Unknown product', 400)
+
+// Who is shopping: a random id in a cookie. A real shop has accounts; the saved card belongs to one.
+const VISITOR_COOKIE = 'shop_visitor'
+
+function visitorOf (request: FastifyRequest): string | undefined {
+  const cookies = request.headers.cookie?.split(/;\s*/) ?? []
+  const value = cookies.find((c) => c.startsWith(`${VISITOR_COOKIE}=`))?.slice(VISITOR_COOKIE.length + 1)
+  return value !== undefined && /^[0-9a-f-]{36}$/.test(value) ? value : undefined
+}
 
 interface Outcome {
   state: 'paid' | 'authorized' | 'failed' | 'pending'
@@ -124,14 +136,30 @@ interface ShopSettings { publicUrl: string, simulated: boolean, gateway: Gateway
 async function shop (app: FastifyInstance, { publicUrl, simulated, gateway }: ShopSettings) {
   // What the hooks learnt, by purchase id. A real shop keeps this with its orders.
   const outcomes = new Map<string, Outcome>()
+  // Each order's product and visitor, by the purchase's reference: every path's event carries the reference.
+  const orders = new Map<string, { product: string, visitor: string | undefined }>()
+  // A visitor's saved card: the recurring token and what to show of the card. Server side only.
+  const savedCards = new Map<string, { token: string, maskedPan: string | undefined }>()
 
-  function record (event: { purchaseId: string, source: string }, request: FastifyRequest | undefined, outcome: Omit<Outcome, 'source' | 'product'>) {
+  function newOrder (product: string, visitor: string | undefined): string {
+    const reference = `${product}-${randomUUID().slice(0, 8)}`
+    orders.set(reference, { product, visitor })
+    return reference
+  }
+
+  /** What the shop reads of any event: outcome events, the 3DS event, and its own for a pending saved-card payment. */
+  interface Reported { purchaseId: string, source: string, reference?: string, maskedPan?: string, recurringToken?: string, purchase?: Purchase }
+
+  function record (event: Reported, outcome: Omit<Outcome, 'source' | 'product'>) {
     const previous = outcomes.get(event.purchaseId)
     if (previous && previous.state !== 'pending' && outcome.state === 'pending') return
-    // The payment request carries the order; the TermUrl and webhooks do not, and a saved-card payment has no request.
-    const order = (request?.body as { order?: unknown } | null | undefined)?.order
-    const product = (typeof order === 'string' ? products.get(order)?.name : undefined) ?? previous?.product
+    const order = event.reference === undefined ? undefined : orders.get(event.reference)
+    const product = (order === undefined ? undefined : products.get(order.product)?.name) ?? previous?.product
     outcomes.set(event.purchaseId, { ...outcome, source: event.source, product })
+    // The card was saved (remember this card): the next checkout of this visitor can use it.
+    if (event.recurringToken !== undefined && order?.visitor !== undefined) {
+      savedCards.set(order.visitor, { token: event.recurringToken, maskedPan: event.maskedPan ?? event.purchase?.transaction_data.attempts[0]?.extra.masked_pan })
+    }
   }
 
   await app.register(qorepay, {
@@ -145,16 +173,12 @@ async function shop (app: FastifyInstance, { publicUrl, simulated, gateway }: Sh
       const order = (request.body as { order?: unknown }).order
       const product = typeof order === 'string' ? products.get(order) : undefined
       if (!product) throw new UnknownProduct()
-      return {
-        client: { email: 'buyer@example.com' },
-        purchase: { currency: product.currency, products: [{ name: product.name, price: product.price }] },
-        reference: `${order}-${Date.now()}`
-      }
+      return { ...purchaseOf(product), reference: newOrder(order as string, visitorOf(request)) }
     },
-    onExecuted: async (event, request) => record(event, request, { state: 'paid' }),
-    onAuthorized: async (event, request) => record(event, request, { state: 'authorized' }),
-    onFailed: async (event, request) => record(event, request, { state: 'failed', reason: reasonOf(event.error) }),
-    on3DSRequired: async (event, request) => record(event, request, { state: 'pending' }),
+    onExecuted: async (event) => record(event, { state: 'paid' }),
+    onAuthorized: async (event) => record(event, { state: 'authorized' }),
+    onFailed: async (event) => record(event, { state: 'failed', reason: reasonOf(event.error) }),
+    on3DSRequired: async (event) => record(event, { state: 'pending' }),
     onWebhook: async (event, request) => {
       request.log.info({ purchaseId: event.purchaseId, status: event.status }, 'qorepay webhook')
     }
@@ -179,9 +203,24 @@ async function shop (app: FastifyInstance, { publicUrl, simulated, gateway }: Sh
     const sku = request.params.sku
     const product = products.get(sku)
     if (!product) return html(reply, 'Not found', '<h1>No such product</h1><p><a href="/">Back to the shop</a></p>', 404)
+    let visitor = visitorOf(request)
+    if (visitor === undefined) {
+      visitor = randomUUID()
+      reply.header('set-cookie', `${VISITOR_COOKIE}=${visitor}; Path=/; HttpOnly; SameSite=Lax`)
+    }
+    const saved = savedCards.get(visitor)
+    // One key per rendered form: a double click or a resent form pays once.
+    const savedCardForm = saved === undefined
+      ? ''
+      : `
+      <form id="saved-card" method="post" action="/checkout/${esc(sku)}/saved-card">
+        <input type="hidden" name="attempt" value="${randomUUID()}">
+        <button type="submit">Pay with the saved card ${esc(saved.maskedPan ?? '')}</button>
+      </form>
+      <p>or pay with another card:</p>`
     return html(reply, 'Checkout', `
       <h1>Checkout</h1>
-      <p>${esc(product.name)}: <span class="price">${esc(money(product.price, product.currency))}</span></p>
+      <p>${esc(product.name)}: <span class="price">${esc(money(product.price, product.currency))}</span></p>${savedCardForm}
       <form id="pay" method="post" action="${PREFIX}/payments">
         <input type="hidden" name="order" value="${esc(sku)}">
         <label for="name">Cardholder name</label>
@@ -194,11 +233,29 @@ async function shop (app: FastifyInstance, { publicUrl, simulated, gateway }: Sh
           <div><label for="cvc">CVC</label>
             <input id="cvc" name="cvc" autocomplete="cc-csc" inputmode="numeric" required pattern="\\d{3,4}"></div>
         </div>
+        <label class="check"><input id="remember" type="checkbox" name="remember_card" value="on"> Remember this card</label>
         <button type="submit">Pay ${esc(money(product.price, product.currency))}</button>
         <p id="message" role="status"></p>
       </form>
       <script src="/static/checkout.js" defer></script>
       ${simulated ? testCardTable() : ''}`)
+  })
+
+  // A returning visitor pays with the card they saved. The token never leaves the server:
+  // which visitor may use which card is this shop's decision, made here from its own records.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  })
+  app.post<{ Params: { sku: string }, Body: { attempt?: string } }>('/checkout/:sku/saved-card', async (request, reply) => {
+    const sku = request.params.sku
+    const product = products.get(sku)
+    const visitor = visitorOf(request)
+    const saved = visitor === undefined ? undefined : savedCards.get(visitor)
+    if (!product || saved === undefined) return reply.redirect(`/checkout/${encodeURIComponent(sku)}`, 303)
+    const attempt = typeof request.body?.attempt === 'string' ? request.body.attempt : randomUUID()
+    const result = await app.qorepay.payWithSavedCard({ ...purchaseOf(product), reference: newOrder(sku, visitor) }, saved.token, { idempotencyKey: `saved-card-${attempt}` })
+    if (result.status === 'pending') record({ purchaseId: result.purchaseId, source: 'saved_card' }, { state: 'pending' })
+    return reply.redirect(`/${result.status === 'error' ? 'failure' : 'success'}?purchase_id=${encodeURIComponent(result.purchaseId)}`, 303)
   })
 
   // Both pages show what the hooks recorded: the query string only names the purchase.
@@ -229,6 +286,13 @@ async function shop (app: FastifyInstance, { publicUrl, simulated, gateway }: Sh
   const query = { type: 'object', properties: { purchase_id: { type: 'string', maxLength: 100 } } }
   app.get('/success', { schema: { querystring: query } }, outcomePage)
   app.get('/failure', { schema: { querystring: query } }, outcomePage)
+}
+
+function purchaseOf (product: { name: string, price: number, currency: string }) {
+  return {
+    client: { email: 'buyer@example.com' },
+    purchase: { currency: product.currency, products: [{ name: product.name, price: product.price }] }
+  }
 }
 
 function html (reply: FastifyReply, title: string, body: string, statusCode = 200) {

@@ -183,6 +183,41 @@ t.test('declined card: failure page with the reason', async (t) => {
   await screenshot(page, 'declined-failure')
 })
 
+t.test('remember this card, then pay with the saved card', async (t) => {
+  const page = await newPage(t)
+  await fillCheckout(page, CARDS.noThreeDS)
+  t.equal(await page.getByRole('button', { name: /saved card/ }).count(), 0, 'nothing saved yet')
+  await page.getByLabel('Remember this card').check()
+  await pay(page)
+  await page.waitForURL(`${shop.url}/success?**`)
+  const first = await outcome(page)
+  t.equal(first.title, 'Payment received')
+  const post = sim.requests.filter((r) => r.route === 'direct_post').at(-1)!
+  t.equal(JSON.parse(post.body).remember_card, 'on', 'the box sends remember_card "on"')
+  t.equal(sim.purchases.get(first.purchaseId)?.is_recurring_token, true)
+
+  // The same visitor comes back: one button, no card typed.
+  await page.goto(`${shop.url}/checkout/dog-food`)
+  const button = page.getByRole('button', { name: 'Pay with the saved card 444433******1111' })
+  await screenshot(page, 'saved-card-checkout')
+  const posts = sim.count('direct_post')
+  await button.click()
+  await page.waitForURL(`${shop.url}/success?**`)
+  const second = await outcome(page)
+  t.equal(second.title, 'Payment received')
+  t.not(second.purchaseId, first.purchaseId, 'a new purchase')
+  t.match(second.source, /^(saved_card|webhook|callback)$/)
+  t.match(sim.purchases.get(second.purchaseId), { status: 'paid', recurring_token: first.purchaseId })
+  t.equal(sim.count('direct_post'), posts, 'no card was posted')
+  t.equal(sim.count('purchases.charge'), 1, 'charged once')
+  await screenshot(page, 'saved-card-success')
+
+  // Another visitor sees no saved card.
+  const other = await newPage(t)
+  await fillCheckout(other, CARDS.noThreeDS)
+  t.equal(await other.getByRole('button', { name: /saved card/ }).count(), 0, 'the card is this visitor\'s')
+})
+
 t.test('the pages show what the hooks recorded, not what the URL says', async (t) => {
   const page = await newPage(t)
   await page.goto(`${shop.url}/success?purchase_id=${encodeURIComponent(declinedPurchaseId)}`)

@@ -24,6 +24,8 @@ form.addEventListener('submit', async (event) => {
     card_number: fields.get('card_number').replace(/[\s-]/g, ''),
     expires: fields.get('expires').replace(/\s/g, ''),
     cvc: fields.get('cvc').trim(),
+    // The gateway saves the card only for the literal "on".
+    remember_card: fields.get('remember_card') === 'on' ? 'on' : undefined,
     // What the issuer's 3-D Secure risk check looks at, taken from this browser.
     screen_width: screen.width,
     screen_height: screen.height,
