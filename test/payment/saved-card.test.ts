@@ -1,5 +1,6 @@
 import { test } from 'tap'
-import { CARD, PURCHASE, startShop, type Shop } from '../helpers/shop.js'
+import { CARD, PURCHASE, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
+import type { Tap } from '../helpers/tap.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import type { FastifyRequest } from 'fastify'
 import { MemoryStore, type OutcomeEvent, type PurchaseInput } from '../../lib/index.js'
@@ -9,7 +10,7 @@ import { MemoryStore, type OutcomeEvent, type PurchaseInput } from '../../lib/in
 const REFILL: PurchaseInput = { client: { email: 'payer@example.com' }, purchase: { currency: 'NGN', products: [{ name: 'Refill', price: 4500 }] }, reference: 'order-43' }
 
 /** A shop whose hooks also record the request they got, and a card saved through POST /payments. */
-async function shopWithSavedCard (t: Parameters<typeof startShop>[0], plugin: Parameters<typeof startShop>[1] = {}): Promise<{ shop: Shop, token: string, requests: Array<FastifyRequest | undefined> }> {
+async function shopWithSavedCard (t: Tap, plugin: ShopOptions = {}): Promise<{ shop: Shop, token: string, requests: Array<FastifyRequest | undefined> }> {
   const requests: Array<FastifyRequest | undefined> = []
   const events: Shop['events'] = { executed: [], authorized: [], failed: [], threeDS: [], webhook: [] }
   const record = (list: OutcomeEvent[]) => async (event: OutcomeEvent, request: FastifyRequest | undefined) => {
