@@ -6,9 +6,12 @@ import { assertInstant, assertKey, assertLease, assertLimit, assertMember, asser
 export type { SessionStore } from './session-store.js'
 
 export interface RedisStoreOptions {
-  /** An ioredis client (or cluster) the host owns: the store never connects, quits or reconfigures it. */
+  /** An ioredis `Redis` or `Cluster` the host owns: the store never connects, quits or reconfigures it. */
   client: Redis | Cluster
-  /** Prepended to every key, so several shops or plugin instances can share one Redis. Default `'qorepay:'`. */
+  /**
+   * Prepended to every key, so several shops or plugin instances can share one Redis. Default `'qorepay:'`.
+   * On a cluster, a hash tag (`{...}`) in it would put every key in one slot, on one node: it still works, unspread.
+   */
   prefix?: string
 }
 
@@ -33,8 +36,15 @@ const DUE_SHA = createHash('sha1').update(DUE_SCRIPT).digest('hex')
  * JSON text; TTLs are in milliseconds, rounded up to whole ones. Client errors
  * (Redis down, timeouts) reject the call unchanged.
  *
- * A due-queue is one sorted set (`<prefix>queue:<name>`, scored by due time),
- * so on a Redis Cluster it lives on one slot and `due` is one script there.
+ * A due-queue is one sorted set (`<prefix>queue:<name>`, scored by due time).
+ *
+ * On a Redis Cluster every command names exactly one key (no multi-key
+ * command, no SCAN or KEYS, no pipeline or MULTI), so ioredis's `Cluster`
+ * sends each to the node serving that key's slot, and follows MOVED/ASK there.
+ * The scripts too: ioredis routes EVALSHA and EVAL by their one key, so a node
+ * that has not seen `due`'s script answers NOSCRIPT and EVAL loads it on that
+ * node, once per node (what `defineCommand` would do, without adding a command
+ * to the host's client).
  */
 export class RedisStore implements SessionStore {
   readonly prefix: string

@@ -21,18 +21,30 @@ export interface RedisServer {
   stop (): Promise<void>
 }
 
-/** `redis-server` on 127.0.0.1 at a free port, nothing persisted, `extra` appended to its arguments. */
-export async function startRedisServer (extra: string[] = [], dir?: string): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** Appended to its arguments; a function of the port for arguments that name it (a cluster node's config file). */
+  args?: string[] | ((port: number) => string[])
+  /** Its working directory, which the caller owns and removes; by default a fresh temporary one that `stop()` removes. */
+  dir?: string
+  /** Picks the port to try (default: any free one); called again when the server could not bind it. */
+  port?: () => Promise<number>
+}
+
+/** `redis-server` on 127.0.0.1 at a free port, nothing persisted. */
+export async function startRedisServer (options: RedisServerOptions = {}): Promise<RedisServer> {
+  const { args = [], dir, port: pickPort = freePort } = options
   const own = dir === undefined
   const workDir = dir ?? await mkdtemp(join(tmpdir(), 'qorepay-redis-'))
   // Another process may take the free port before the server binds it: try again on a new one.
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
+    const port = await pickPort()
     const child = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', workDir, '--daemonize', 'no', ...extra
+      '--dir', workDir, '--daemonize', 'no', ...(typeof args === 'function' ? args(port) : args)
     ], { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
+    // No redis-server on the PATH (ENOENT): the child never runs, and says why here.
+    child.on('error', (err) => { output += err.message })
     child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
     child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
     if (await answers(child, port)) return handle(child, port, workDir, own)

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Redis, type Cluster, type RedisOptions } from 'ioredis'
 
 export const REDIS_HOST = '127.0.0.1'
 export const REDIS_PORT = 6379
@@ -45,4 +45,23 @@ export async function redisSkip (options?: RedisOptions): Promise<false | string
     throw new Error(`${reason} (QOREPAY_REQUIRE_REDIS=1: the Redis suite must run; start Redis or unset the variable)`)
   }
   return reason
+}
+
+/**
+ * The client as Redis < 6.2 would answer it: GETDEL sends a command the
+ * server does not know, so the error is Redis's own "ERR unknown command".
+ */
+export function withoutGetdel<C extends Redis | Cluster> (client: C, calls = { getdel: 0 }): C {
+  return new Proxy(client, {
+    get (target, property) {
+      if (property === 'getdel') {
+        return async (key: string) => {
+          calls.getdel++
+          return await target.call('getdel-before-6.2', key)
+        }
+      }
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
 }

@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { test } from 'tap'
 import { Redis } from 'ioredis'
 import type { StoreFactory } from '../../lib/stores/conformance.js'
-import { redisSkip, redisTestOptions } from '../helpers/redis.js'
+import { redisSkip, redisTestOptions, withoutGetdel } from '../helpers/redis.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 
 const skip = await redisSkip()
@@ -36,25 +36,6 @@ test('RedisStore', { skip }, async (t) => {
         cleanup: async () => await deleteKeys(prefix)
       }
     }
-  }
-
-  /**
-   * The client as Redis < 6.2 would answer it: GETDEL sends a command the
-   * server does not know, so the error is Redis's own "ERR unknown command".
-   */
-  function withoutGetdel (client: Redis, calls = { getdel: 0 }): Redis {
-    return new Proxy(client, {
-      get (target, property) {
-        if (property === 'getdel') {
-          return async (key: string) => {
-            calls.getdel++
-            return await target.call('getdel-before-6.2', key)
-          }
-        }
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      }
-    })
   }
 
   function countingGetdel (client: Redis, calls = { getdel: 0 }): Redis {
