@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -42,20 +43,23 @@ export interface RedisCluster {
 export async function startRedisCluster (): Promise<RedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'qorepay-cluster-'))
   const servers: RedisServer[] = []
+  // The servers kill themselves on an early exit (see redis-server.ts); their shared directory goes here.
+  const removeDir = (): void => { rmSync(dir, { recursive: true, force: true }) }
+  process.once('exit', removeDir)
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', removeDir)
     await Promise.all(servers.map((server) => server.stop()))
     await rm(dir, { recursive: true, force: true })
   }
   try {
-    const started = await Promise.allSettled(Array.from({ length: MASTERS }, async () => {
-      const server = await startRedisServer({
+    // One after the other: a port the first one holds is never handed to the next.
+    for (let i = 0; i < MASTERS; i++) {
+      servers.push(await startRedisServer({
         dir,
         port: clusterPort,
         args: (port) => ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)]
-      })
-      servers.push(server)
-    }))
-    for (const result of started) if (result.status === 'rejected') throw result.reason
+      }))
+    }
     const addresses = servers.map((server) => `${HOST}:${server.port}`)
     try {
       await run('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], { timeout: HEALTHY_WITHIN_MS })

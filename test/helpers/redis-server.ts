@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -76,6 +77,12 @@ async function answers (child: ChildProcess, port: number): Promise<boolean> {
 
 function handle (child: ChildProcess, port: number, dir: string, own: boolean): RedisServer {
   const pid = child.pid as number
+  // A test process that dies before its teardown (an uncaught error) still stops its servers, by PID.
+  const onExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL')
+    if (own) rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', onExit)
   return {
     port,
     pid,
@@ -83,6 +90,7 @@ function handle (child: ChildProcess, port: number, dir: string, own: boolean): 
     freeze: () => { process.kill(pid, 'SIGSTOP') },
     thaw: () => { process.kill(pid, 'SIGCONT') },
     async stop () {
+      process.removeListener('exit', onExit)
       await stopChild(child)
       if (own) await rm(dir, { recursive: true, force: true })
     }
