@@ -4,6 +4,7 @@ import type { OutcomeReporter } from './outcome/reporter.js'
 import type { ResolvedOptions } from './options.js'
 import type { SessionStore } from './stores/session-store.js'
 import type { UndiciExposure } from './observability/undici-channels.js'
+import type { Tracking } from './reconcile/tracking.js'
 
 /** What one registration of the plugin shares between its routes. */
 export interface QorePayContext {
@@ -12,6 +13,8 @@ export interface QorePayContext {
   /** The host's store behind `guardStore`: failures are FST_QOREPAY_STORE_UNAVAILABLE. */
   store: SessionStore
   outcomes: OutcomeReporter
+  /** The purchases reconciliation still has to learn the outcome of; absent with `reconcile: false`. */
+  tracking: Tracking | undefined
   log: FastifyBaseLogger
   /** Warns when undici's diagnostics channels, which see card data, gain a subscriber. */
   undiciExposure: UndiciExposure

@@ -1,8 +1,8 @@
 import { Type, type Static, type TLiteral } from '@sinclair/typebox'
 import { Payment, Purchase } from './wire/purchase.js'
 
-/** Which path reported it: the card post's answer, the TermUrl, a webhook, the success callback or a charge with a saved card. */
-export const EventSource = Type.Union([Type.Literal('direct'), Type.Literal('3ds'), Type.Literal('webhook'), Type.Literal('callback'), Type.Literal('saved_card')])
+/** Which path reported it: the card post's answer, the TermUrl, a webhook, the success callback, a charge with a saved card or a reconciliation lookup. */
+export const EventSource = Type.Union([Type.Literal('direct'), Type.Literal('3ds'), Type.Literal('webhook'), Type.Literal('callback'), Type.Literal('saved_card'), Type.Literal('reconcile')])
 export type EventSource = Static<typeof EventSource>
 
 export const OutcomeStatus = Type.Union([Type.Literal('executed'), Type.Literal('authorized'), Type.Literal('error')])
@@ -15,11 +15,13 @@ const outcomeEvent = <S extends TLiteral<OutcomeStatus>>(status: S) => Type.Obje
   purchaseId: Type.String(),
   status,
   source: EventSource,
+  /** Stable for one purchase and outcome, on every path, instance and retry: what a host's own writes can be idempotent on. */
+  eventId: Type.String(),
   /** The host's `reference`, when the plugin knows it. */
   reference: Type.Optional(Type.String()),
   /** First six and last four digits, on the paths where the card was seen. */
   maskedPan: Type.Optional(Type.String()),
-  /** The purchase as the gateway last described it (webhooks, callbacks, lookups). */
+  /** The purchase as the gateway last described it (webhooks, callbacks, reconciliation, lookups). */
   purchase: Type.Optional(Purchase)
 })
 

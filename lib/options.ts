@@ -3,7 +3,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifyRequest } from 'fastify'
 import { QorePayConfigError } from './errors.js'
 import { isWebUrl } from './wire/web-url.js'
-import type { SessionStore } from './stores/session-store.js'
+import { missingQueueMethods, type SessionStore } from './stores/session-store.js'
 import type { AuthorizedEvent, ExecutedEvent, FailedEvent, ThreeDSRequiredEvent, WebhookEvent } from './events.js'
 import type { PurchaseInput } from './payment/purchase-input.js'
 
@@ -15,6 +15,21 @@ const Timeouts = Type.Object({
   headers: Type.Integer({ minimum: 1, default: 15_000 }),
   body: Type.Integer({ minimum: 1, default: 15_000 })
 }, { additionalProperties: false })
+
+/**
+ * Reconciliation (README, "Reconciliation"): `schedule` is the wait in
+ * seconds before each lookup of an undecided purchase (the first counted
+ * from its creation, each next one from the lookup before); `interval` the
+ * seconds between two sweeps of this instance, 0 for none (a cron job calls
+ * `app.qorepay.reconcile()`); `batch` the most lookups one sweep makes.
+ */
+export const ReconcileSchema = Type.Object({
+  schedule: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 30 * 86400 }), { minItems: 1, maxItems: 100, default: [60, 300, 900, 3600, 10800, 43200, 86400, 172800] }),
+  interval: Type.Number({ minimum: 0, maximum: 86400, default: 15 }),
+  batch: Type.Integer({ minimum: 1, maximum: 1000, default: 50 })
+}, { additionalProperties: false })
+export type ReconcileOptions = Static<typeof ReconcileSchema>
+const ReconcileInput = Type.Partial(ReconcileSchema, { additionalProperties: false })
 
 /**
  * The serialisable part of the options, defaults included (`Value.Default`
@@ -37,13 +52,15 @@ export const QorePayOptionsSchema = Type.Object({
   lookupAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
   bodyLimit: Type.Optional(Type.Integer({ minimum: 1024, default: 64 * 1024 })),
   /** Milliseconds a store call may take before it counts as a store outage (503). */
-  storeTimeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, default: 2000 }))
+  storeTimeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, default: 2000 })),
+  /** `false` turns reconciliation off: no tracking, no sweeps. */
+  reconcile: Type.Optional(Type.Union([Type.Literal(false), ReconcileInput]))
 })
 
 /** The same options once resolved: every default filled, the webhook keys as a list. */
 export const ResolvedOptionsSchema = Type.Composite([
-  Type.Required(Type.Omit(QorePayOptionsSchema, ['webhookPublicKey', 'timeouts'])),
-  Type.Object({ timeouts: Timeouts, webhookPublicKeys: Type.Array(Type.String()) })
+  Type.Required(Type.Omit(QorePayOptionsSchema, ['webhookPublicKey', 'timeouts', 'reconcile'])),
+  Type.Object({ timeouts: Timeouts, webhookPublicKeys: Type.Array(Type.String()), reconcile: Type.Union([Type.Literal(false), ReconcileSchema]) })
 ])
 
 export type Hook<E> = (event: E, request: FastifyRequest) => void | Promise<void>
@@ -51,7 +68,8 @@ export type Hook<E> = (event: E, request: FastifyRequest) => void | Promise<void
 /**
  * An outcome hook: `request` is the request on whose path the outcome was
  * learnt, and `undefined` when no request carries it: a charge with a saved
- * card (`source: 'saved_card'`, `app.qorepay.payWithSavedCard`).
+ * card (`source: 'saved_card'`, `app.qorepay.payWithSavedCard`), or an outcome
+ * reconciliation learnt (`source: 'reconcile'`).
  */
 export type OutcomeHook<E> = (event: E, request: FastifyRequest | undefined) => void | Promise<void>
 
@@ -83,7 +101,9 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
   if (raw === null || typeof raw !== 'object') throw new QorePayConfigError('options: expected an object')
   const opts = raw as Record<string, unknown>
 
-  const problem = Value.Errors(QorePayOptionsSchema, opts).First()
+  // Checked on its own first, so that a bad field is named (reconcile.interval), not the union.
+  const reconcileProblem = typeof opts.reconcile === 'object' && opts.reconcile !== null ? Value.Errors(ReconcileInput, opts.reconcile).First() : undefined
+  const problem = reconcileProblem === undefined ? Value.Errors(QorePayOptionsSchema, opts).First() : { ...reconcileProblem, path: `/reconcile${reconcileProblem.path}` }
   if (problem !== undefined) {
     const name = problem.path.slice(1).replaceAll('/', '.')
     const found = problem.value === undefined ? 'missing' : `got ${Array.isArray(problem.value) ? 'array' : typeof problem.value}`
@@ -102,12 +122,17 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
     const store = opts.store as Record<string, unknown> | null
     const missing = STORE_METHODS.find((m) => typeof store?.[m] !== 'function')
     if (missing !== undefined) throw new QorePayConfigError(`store: expected a SessionStore, missing method ${missing}()`)
+    const noQueue = missingQueueMethods(opts.store as SessionStore)
+    if (opts.reconcile !== false && noQueue.length > 0) {
+      throw new QorePayConfigError(`store: reconciliation needs the due-queue methods, and this store has no ${noQueue.map((m) => `${m}()`).join(', ')}; add them, or register with reconcile: false`)
+    }
   }
 
   // Checked above; Value.Default fills what is missing from the schema's defaults, on copies.
-  const { webhookPublicKey, ...filled } = Value.Default(QorePayOptionsSchema, { ...opts, timeouts: { ...opts.timeouts as object } }) as Required<QorePayOptions>
+  const { webhookPublicKey, reconcile, ...filled } = Value.Default(QorePayOptionsSchema, { ...opts, timeouts: { ...opts.timeouts as object } }) as Required<QorePayOptions>
   return {
     ...filled,
+    reconcile: reconcile === false ? false : Value.Default(ReconcileSchema, { ...reconcile }) as ReconcileOptions,
     timeouts: filled.timeouts as Static<typeof Timeouts>,
     baseUrl: withTrailingSlash(filled.baseUrl),
     publicUrl: filled.publicUrl.replace(/\/+$/, ''),

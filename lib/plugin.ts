@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { resolveOptions, type QorePayOptions } from './options.js'
 import { QorePayClient } from './gateway/client.js'
 import { MemoryStore } from './stores/memory.js'
-import { guardStore } from './stores/session-store.js'
+import { guardStore, hasQueue } from './stores/session-store.js'
 import { sessionTimeLeft } from './three-ds/session.js'
 import { OutcomeReporter } from './outcome/reporter.js'
 import { QorePayConfigError } from './errors.js'
@@ -16,8 +16,10 @@ import { webhookRoutes } from './routes/webhook.js'
 import type { QorePayContext } from './context.js'
 import { UndiciExposure } from './observability/undici-channels.js'
 import { savedCardPayments, type PayWithSavedCard } from './payment/saved-card.js'
+import { Tracking } from './reconcile/tracking.js'
+import { Sweeper, sweepLeaseMs, type SweepResult } from './reconcile/sweeper.js'
 
-/** The gateway calls a shop makes besides the payment flow, and a payment with a saved card, as `app.qorepay`. */
+/** The gateway calls a shop makes besides the payment flow, a payment with a saved card, and one reconciliation sweep, as `app.qorepay`. */
 export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'> & {
   /**
    * Creates a purchase from `input` (what `purchase(request)` returns) and pays
@@ -27,6 +29,12 @@ export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 
    * shop's decision.
    */
   payWithSavedCard: PayWithSavedCard
+  /**
+   * Runs one reconciliation sweep now (after the one in flight, if any):
+   * up to `reconcile.batch` due purchases looked up and reported. With
+   * `reconcile: false` it does nothing.
+   */
+  reconcile: () => Promise<SweepResult>
 }
 
 declare module 'fastify' {
@@ -44,8 +52,16 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   const store = guardStore(rawOptions.store ?? ownStore as MemoryStore, { timeoutMs: opts.storeTimeout, takenTtl: sessionTimeLeft })
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
   const client = new QorePayClient(opts, log)
-  const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log)
-  const ctx: QorePayContext = { opts, client, store, outcomes, log, undiciExposure: new UndiciExposure(log) }
+  // resolveOptions refused a store without the due-queue unless reconcile is false.
+  const tracking = opts.reconcile !== false && hasQueue(store)
+    ? new Tracking(store, { scope: `${opts.brandId}${opts.prefix}`, schedule: opts.reconcile.schedule, leaseMs: sweepLeaseMs(opts.reconcile, opts) })
+    : undefined
+  const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log,
+    tracking === undefined ? undefined : (purchaseId) => tracking.stop(purchaseId))
+  const ctx: QorePayContext = { opts, client, store, outcomes, tracking, log, undiciExposure: new UndiciExposure(log) }
+  const sweeper = tracking === undefined || opts.reconcile === false
+    ? undefined
+    : new Sweeper({ tracking, client, outcomes, log, options: opts.reconcile })
 
   const api: QorePayApi = {
     createPurchase: client.createPurchase.bind(client),
@@ -57,10 +73,14 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     charge: client.charge.bind(client),
     deleteRecurringToken: client.deleteRecurringToken.bind(client),
     publicKey: client.publicKey.bind(client),
-    payWithSavedCard: savedCardPayments(ctx)
+    payWithSavedCard: savedCardPayments(ctx),
+    reconcile: async () => await sweeper?.sweep() ?? { checked: 0, reported: 0, pending: 0 }
   }
   fastify.decorate(opts.decorator, api)
+  fastify.addHook('onReady', async () => { sweeper?.start() })
   fastify.addHook('onClose', async () => {
+    // The sweep in flight lets go first: its lookups aborted, what it did not look up given back.
+    await sweeper?.close()
     await client.close()
     ownStore?.close()
   })

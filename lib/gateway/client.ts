@@ -49,6 +49,8 @@ interface Call<T extends TSchema> {
   purchaseId?: string
   /** A 404 means this purchase does not exist (FST_QOREPAY_NOT_FOUND), not a gateway failure. */
   aboutPurchase?: boolean
+  /** Aborts the request and any retry: the caller is shutting down. */
+  signal?: AbortSignal
 }
 
 // The platform's ids are UUIDs; anything else (".", "..", "a/b") would address another endpoint.
@@ -87,8 +89,9 @@ export class QorePayClient {
     return this.#api('purchases.create', 'POST', 'purchases/', PURCHASE, body)
   }
 
-  getPurchase (id: string): Promise<Purchase> {
-    return this.#about(id, 'purchases.get', 'GET', '', PURCHASE)
+  /** `signal` aborts the lookup, retries included (reconciliation's sweep, when the plugin closes). */
+  getPurchase (id: string, options: { signal?: AbortSignal } = {}): Promise<Purchase> {
+    return this.#about(id, 'purchases.get', 'GET', '', PURCHASE, undefined, options.signal)
   }
 
   /**
@@ -160,14 +163,14 @@ export class QorePayClient {
     return this.#agent.close()
   }
 
-  #api<T extends TSchema> (operation: GatewayOperation, method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown, purchaseId?: string): Promise<Static<T>> {
-    return this.#call({ operation, url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected, purchaseId, aboutPurchase: purchaseId !== undefined })
+  #api<T extends TSchema> (operation: GatewayOperation, method: 'GET' | 'POST', path: string, expected: Expected<T>, json?: unknown, purchaseId?: string, signal?: AbortSignal): Promise<Static<T>> {
+    return this.#call({ operation, url: this.#opts.baseUrl + path, method, auth: this.#opts.apiKey, json, safe: method === 'GET', expected, purchaseId, aboutPurchase: purchaseId !== undefined, signal })
   }
 
   /** A call about one purchase: its id is checked before anything is sent. */
-  async #about<T extends TSchema> (id: string, operation: GatewayOperation, method: 'GET' | 'POST', action: string, expected: Expected<T>, json?: unknown): Promise<Static<T>> {
+  async #about<T extends TSchema> (id: string, operation: GatewayOperation, method: 'GET' | 'POST', action: string, expected: Expected<T>, json?: unknown, signal?: AbortSignal): Promise<Static<T>> {
     const purchaseId = checkedId(id)
-    return await this.#api(operation, method, `purchases/${purchaseId}/${action}`, expected, json, purchaseId)
+    return await this.#api(operation, method, `purchases/${purchaseId}/${action}`, expected, json, purchaseId, signal)
   }
 
   #logCall (call: Call<TSchema>, startedAt: number, outcome: { statusCode: number, body?: unknown } | { error: string }): void {
@@ -209,7 +212,7 @@ export class QorePayClient {
       this.#logCall(call, startedAt, { error: failure.gatewayCode as string })
       if (failure.sent || last) throw failure
     }
-    await sleep(waitMs)
+    await sleep(waitMs, undefined, { signal: call.signal })
     return this.#call(call, attempt + 1)
   }
 
@@ -225,7 +228,7 @@ export class QorePayClient {
       headers['content-type'] = 'application/json'
       body = JSON.stringify(call.json)
     }
-    const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method: call.method, headers, body })
+    const res = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method: call.method, headers, body, signal: call.signal })
     return { statusCode: res.statusCode, headers: res.headers, text: await res.body.text() }
   }
 }

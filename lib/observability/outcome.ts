@@ -7,7 +7,7 @@ export interface OutcomeContext {
   purchaseId: string
   status: OutcomeEvent['status']
   source: OutcomeEvent['source']
-  eventId?: string
+  eventId: string
   /** The gateway's error code of a failed payment (`do_not_honour`, ...). */
   code?: string
   /** What the report did: `fired`, `duplicate`, `stale`, `in_progress` or `hook_failed`. */
@@ -22,8 +22,7 @@ export function traceOutcome (event: OutcomeEvent, report: () => Promise<ReportR
     purchaseId: event.purchaseId,
     status: event.status,
     source: event.source,
-    // DESIGN.md gives every outcome event an eventId; until lib/events.ts declares it, read it where present.
-    eventId: (event as { eventId?: string }).eventId,
+    eventId: event.eventId,
     code: event.status === 'error' ? event.error.code : undefined
   }), report, (result) => result)
 }

@@ -68,10 +68,15 @@ export interface EventBase {
   recurringToken?: string
 }
 
+/** The `eventId` of one purchase's outcome: the same on every path, instance and retry. */
+export function outcomeEventId (purchaseId: string, status: Outcome['status']): string {
+  return `${purchaseId}:${status}`
+}
+
 export function toOutcomeEvent (outcome: Outcome, base: EventBase): OutcomeEvent {
   const { authorization = 'hold', recurringToken, ...known } = base
   const { purchase } = outcome
-  const event = { ...known, ...(purchase === undefined ? {} : { purchase }) }
+  const event = { ...known, eventId: outcomeEventId(base.purchaseId, outcome.status), ...(purchase === undefined ? {} : { purchase }) }
   if (outcome.status === 'error') return { ...event, status: 'error', error: { code: outcome.code, message: outcome.message } }
   const token = purchase === undefined ? recurringToken : purchase.is_recurring_token === true ? purchase.id : undefined
   const saved = token === undefined ? {} : { recurringToken: token }

@@ -32,6 +32,9 @@ type OutcomeHooks = {
   [S in OutcomeStatus]?: OutcomeHook<Extract<OutcomeEvent, { status: S }>>
 }
 
+/** Called once an outcome's hook is done (`fired` or `duplicate`): reconciliation stops tracking the purchase. */
+export type OnSettled = (purchaseId: string) => Promise<unknown>
+
 const HOOK_NAMES: Record<OutcomeStatus, string> = { executed: 'onExecuted', authorized: 'onAuthorized', error: 'onFailed' }
 // Forward-only: a purchase may fail, then be authorized, then executed, never the reverse.
 const LATER: Record<OutcomeStatus, OutcomeStatus[]> = { error: ['authorized', 'executed'], authorized: ['executed'], executed: [] }
@@ -84,19 +87,21 @@ export class OutcomeReporter {
   readonly #store: SessionStore
   readonly #hooks: OutcomeHooks
   readonly #log: FastifyBaseLogger
+  readonly #onSettled: OnSettled | undefined
 
-  constructor (store: SessionStore, hooks: OutcomeHooks, log: FastifyBaseLogger) {
+  constructor (store: SessionStore, hooks: OutcomeHooks, log: FastifyBaseLogger, onSettled?: OnSettled) {
     this.#store = store
     this.#hooks = hooks
     this.#log = log
+    this.#onSettled = onSettled
   }
 
-  /** `request`: the one whose path learnt the outcome; `undefined` for a charge with a saved card. */
-  report (event: OutcomeEvent, request: FastifyRequest | undefined): Promise<ReportResult> {
+  /** `request`: the one whose path learnt the outcome; `undefined` for a charge with a saved card and for reconciliation. */
+  async report (event: OutcomeEvent, request: FastifyRequest | undefined): Promise<ReportResult> {
     const { purchaseId, status } = event
     const name = HOOK_NAMES[status]
     const hook = this.#hooks[status] as OutcomeHook<OutcomeEvent> | undefined
-    return traceOutcome(event, () => runOnce(this.#store, markerKey(purchaseId, status), this.#log,
+    const result = await traceOutcome(event, () => runOnce(this.#store, markerKey(purchaseId, status), this.#log,
       () => callHook(name, hook, event, request, this.#log),
       async () => {
         for (const later of LATER[status]) {
@@ -104,6 +109,15 @@ export class OutcomeReporter {
         }
         return false
       }))
+    if ((result === 'fired' || result === 'duplicate') && this.#onSettled !== undefined) {
+      try {
+        await this.#onSettled(purchaseId)
+      } catch (err) {
+        // Still tracked: the next lookup finds the outcome done and stops it then.
+        this.#log.warn({ err, purchaseId }, `qorepay: purchase ${purchaseId} is reported but could not stop being tracked; reconciliation stops it at its next lookup`)
+      }
+    }
+    return result
   }
 
   /**

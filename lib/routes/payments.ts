@@ -96,6 +96,8 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     // The card post's answer says neither: the purchase and the request do (the gateway saves the card on remember_card "on").
     const outcomeFacts = { authorization: authorizationOf(purchase), ...(card.remember_card === 'on' || purchase.force_recurring === true ? { recurringToken: purchase.id } : {}) }
     const event = { ...known, source: 'direct' as const, ...outcomeFacts }
+    // Tracked before the card is sent: an outcome this process never reports is found by reconciliation.
+    await ctx.tracking?.track({ purchaseId: purchase.id, source: 'direct', reference: known.reference, maskedPan: known.maskedPan })
 
     const settled = await settle(settling, { step: 'direct_post', send: () => client.postCard(directPostUrl, card, purchase.id), event }, request)
     if (settled.kind === 'pending') return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }

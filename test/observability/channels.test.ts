@@ -58,8 +58,8 @@ test('qorepay:outcome publishes the event id, the error code and what the report
   const failed = { purchaseId: 'p3', status: 'error', source: 'webhook', eventId: 'e3', maskedPan: '444433******1111', error: { code: 'do_not_honour', message: 'Do not honour' } } as const
   t.equal(await traceOutcome(failed, async () => 'fired'), 'fired')
   t.same(seen[3][1], { purchaseId: 'p3', status: 'error', source: 'webhook', eventId: 'e3', code: 'do_not_honour', result: 'fired' })
-  await traceOutcome({ purchaseId: 'p4', status: 'executed', source: '3ds' }, async () => 'duplicate')
-  t.same(seen[7][1], { purchaseId: 'p4', status: 'executed', source: '3ds', eventId: undefined, code: undefined, result: 'duplicate' })
+  await traceOutcome({ purchaseId: 'p4', status: 'executed', source: '3ds', eventId: 'p4:executed' }, async () => 'duplicate')
+  t.same(seen[7][1], { purchaseId: 'p4', status: 'executed', source: '3ds', eventId: 'p4:executed', code: undefined, result: 'duplicate' })
 })
 
 test('traceSweep publishes the three counts of a sweep, nothing else it returns', async (t) => {

@@ -93,11 +93,11 @@ test('a step is parented to the active span; a step that has ended parents nothi
 
 test('outcomes: a failure\'s error code, a report that throws, and the error types of odd errors', async (t) => {
   const telemetry = startTelemetry(t)
-  const failed = { purchaseId: 'p1', status: 'error', source: 'webhook', error: { code: 'do_not_honour', message: 'Do not honour' } } as const
+  const failed = { purchaseId: 'p1', status: 'error', source: 'webhook', eventId: 'p1:error', error: { code: 'do_not_honour', message: 'Do not honour' } } as const
   await traceOutcome(failed, async () => 'fired')
-  await t.rejects(traceOutcome({ purchaseId: 'p2', status: 'executed', source: 'direct' }, async () => { throw new TypeError('store down') }))
+  await t.rejects(traceOutcome({ purchaseId: 'p2', status: 'executed', source: 'direct', eventId: 'p2:executed' }, async () => { throw new TypeError('store down') }))
   // eslint-disable-next-line prefer-promise-reject-errors
-  await t.rejects(traceOutcome({ purchaseId: 'p3', status: 'executed', source: 'direct' }, () => Promise.reject('a string')))
+  await t.rejects(traceOutcome({ purchaseId: 'p3', status: 'executed', source: 'direct', eventId: 'p3:executed' }, () => Promise.reject('a string')))
 
   const spans = telemetry.spans()
   t.same(spans.map((s) => [s.name, s.attributes['error.type'], s.status.code]), [
