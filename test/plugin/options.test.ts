@@ -35,6 +35,10 @@ test('defaults', async (t) => {
   t.same(resolveOptions({ ...VALID, webhookPublicKey: 'PEM' }).webhookPublicKeys, ['PEM'])
   t.same(resolveOptions({ ...VALID, webhookPublicKey: ['A', 'B'] }).webhookPublicKeys, ['A', 'B'])
   t.same(resolveOptions({ ...VALID, timeouts: { headers: 50 } }).timeouts, { connect: 5000, headers: 50, body: 15000 })
+  t.same(opts.reconcile, { schedule: [60, 300, 900, 3600, 10800, 43200, 86400, 172800], interval: 15, batch: 50 })
+  t.same(resolveOptions({ ...VALID, reconcile: { interval: 0 } }).reconcile, { schedule: [60, 300, 900, 3600, 10800, 43200, 86400, 172800], interval: 0, batch: 50 })
+  t.same(resolveOptions({ ...VALID, reconcile: { schedule: [0.05, 2], batch: 3 } }).reconcile, { schedule: [0.05, 2], interval: 15, batch: 3 })
+  t.equal(resolveOptions({ ...VALID, reconcile: false }).reconcile, false)
 })
 
 const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -59,7 +63,15 @@ const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
   ['purchase missing', { purchase: undefined }, /purchase: required, a function/],
   ['hook not a function', { onExecuted: 'yes' }, /onExecuted: expected a function/],
   ['store without take', { store: { get () {}, set () {}, claim () {}, delete () {} } }, /store: expected a SessionStore, missing method take\(\)/],
-  ['store null', { store: null }, /store: expected a SessionStore, missing method get\(\)/]
+  ['store null', { store: null }, /store: expected a SessionStore, missing method get\(\)/],
+  ['store without the due-queue', { store: { get () {}, set () {}, claim () {}, take () {}, delete () {}, due () {} } }, /store: reconciliation needs the due-queue methods, and this store has no schedule\(\), unschedule\(\); add them, or register with reconcile: false/],
+  ['reconcile true', { reconcile: true }, /reconcile: .*got boolean/],
+  ['reconcile.interval negative', { reconcile: { interval: -1 } }, /reconcile\.interval: /],
+  ['reconcile.batch zero', { reconcile: { batch: 0 } }, /reconcile\.batch: /],
+  ['reconcile.batch not integer', { reconcile: { batch: 2.5 } }, /reconcile\.batch: /],
+  ['reconcile.schedule empty', { reconcile: { schedule: [] } }, /reconcile\.schedule: /],
+  ['reconcile.schedule a zero step', { reconcile: { schedule: [60, 0] } }, /reconcile\.schedule\.1: /],
+  ['reconcile unknown key', { reconcile: { every: 5 } }, /reconcile/]
 ]
 
 for (const [name, change, message] of BAD) {
@@ -90,6 +102,16 @@ test('a custom store is used and not closed; the default store is closed with th
   await app.close()
   await store.set('still', 'open', 1000)
   t.equal(await store.get('still'), 'open')
+})
+
+test('a store without the due-queue is usable with reconcile: false', async (t) => {
+  const memory = new MemoryStore()
+  t.teardown(() => memory.close())
+  const keyValueOnly = { get: memory.get.bind(memory), set: memory.set.bind(memory), claim: memory.claim.bind(memory), take: memory.take.bind(memory), delete: memory.delete.bind(memory) }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await boot(app, { ...VALID, store: keyValueOnly, reconcile: false })
+  t.same(await app.qorepay.reconcile(), { checked: 0, reported: 0, pending: 0 }, 'reconcile() does nothing')
 })
 
 test('a second registration in the same scope needs its own decorator name', async (t) => {
