@@ -3,7 +3,8 @@ import { qorepay } from './plugin.js'
 export default qorepay
 export { qorepay }
 export type { QorePayApi } from './plugin.js'
-export type { QorePayOptions, Hook, OutcomeHook } from './options.js'
+export type { QorePayOptions, Hook, OutcomeHook, ReconcileOptions } from './options.js'
+export type { SweepResult } from './reconcile/sweeper.js'
 export type { SessionStore } from './stores/session-store.js'
 export { MemoryStore } from './stores/memory.js'
 export type { MemoryStoreOptions } from './stores/memory.js'

@@ -36,12 +36,16 @@ test('the options object is typed', () => {
   expect(app.register(qorepay, withoutKey)).type.toRaiseError()
   expect(app.register(qorepay, { ...base, purchase: async () => ({ client: {}, purchase: { currency: 'NGN', products: [] } }) })).type.toRaiseError()
   expect(app.register(qorepay, { ...base, store: { get: async () => undefined } })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, reconcile: false })).type.not.toRaiseError()
+  expect(app.register(qorepay, { ...base, reconcile: { schedule: [60, 300], interval: 0, batch: 20 } })).type.not.toRaiseError()
+  expect(app.register(qorepay, { ...base, reconcile: { interval: '15' } })).type.toRaiseError()
+  expect(app.register(qorepay, { ...base, reconcile: true })).type.toRaiseError()
 })
 
 test('hook signatures are typed', () => {
   const app = Fastify()
   expect(app.register(qorepay, { ...base, onExecuted: (event: ExecutedEvent, request: FastifyRequest | undefined) => { expect(event.status).type.toBe<'executed'>() } })).type.not.toRaiseError()
-  // A saved-card payment reports with no request: a hook that assumes one does not compile.
+  // A saved-card payment and reconciliation report with no request: a hook that assumes one does not compile.
   expect(app.register(qorepay, { ...base, onExecuted: (event: ExecutedEvent, request: FastifyRequest) => {} })).type.toRaiseError()
   expect(app.register(qorepay, { ...base, on3DSRequired: (event: ThreeDSRequiredEvent, request: FastifyRequest) => {} })).type.not.toRaiseError()
   expect(app.register(qorepay, { ...base, onExecuted: (event: { nope: string }) => {} })).type.toRaiseError()
@@ -56,7 +60,8 @@ test('each hook event is typed', () => {
       expect(event).type.toBe<ExecutedEvent>()
       expect(request).type.toBe<FastifyRequest | undefined>()
       expect(event.purchaseId).type.toBe<string>()
-      expect(event.source).type.toBe<'direct' | '3ds' | 'webhook' | 'callback' | 'saved_card'>()
+      expect(event.eventId).type.toBe<string>()
+      expect(event.source).type.toBe<'direct' | '3ds' | 'webhook' | 'callback' | 'saved_card' | 'reconcile'>()
       expect(event.maskedPan).type.toBe<string | undefined>()
       expect(event.recurringToken).type.toBe<string | undefined>()
     },
@@ -95,6 +100,7 @@ test('the decorator is typed', () => {
   expect(app.qorepay.charge('id')).type.toRaiseError()
   expect(app.qorepay.deleteRecurringToken('token')).type.toBe<Promise<Purchase>>()
   expect(app.qorepay.capture('id', '100')).type.toRaiseError()
+  expect(app.qorepay.reconcile()).type.toBe<Promise<{ checked: number, reported: number, pending: number }>>()
 })
 
 test('payWithSavedCard is typed', async () => {

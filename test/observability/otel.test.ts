@@ -3,6 +3,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import { passAcs, postTermUrl, startShop, CARD } from '../helpers/shop.js'
 import { points, spanTree, startTelemetry } from '../helpers/otel.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
+import { reconcilingShop, sweepUntil } from '../helpers/reconcile.js'
 
 const nextYear = String((new Date().getUTCFullYear() + 1) % 100).padStart(2, '0')
 
@@ -37,8 +38,9 @@ test('a 3DS payment: its span tree under the request spans, and its metrics', as
   t.equal(payment.kind, SpanKind.INTERNAL)
   t.same(payment.attributes, { 'qorepay.source': 'direct', 'qorepay.purchase_id': purchaseId, 'qorepay.payment.status': '3DS_required' })
   const [viaTermUrl, viaCallback] = spans.filter((s) => s.name === 'qorepay outcome executed')
-  t.same(viaTermUrl.attributes, { 'qorepay.purchase_id': purchaseId, 'qorepay.outcome.status': 'executed', 'qorepay.source': '3ds', 'qorepay.outcome.result': 'fired' })
-  t.same(viaCallback.attributes, { 'qorepay.purchase_id': purchaseId, 'qorepay.outcome.status': 'executed', 'qorepay.source': 'callback', 'qorepay.outcome.result': 'duplicate' })
+  const eventId = `${purchaseId}:executed`
+  t.same(viaTermUrl.attributes, { 'qorepay.purchase_id': purchaseId, 'qorepay.outcome.status': 'executed', 'qorepay.source': '3ds', 'qorepay.event_id': eventId, 'qorepay.outcome.result': 'fired' })
+  t.same(viaCallback.attributes, { 'qorepay.purchase_id': purchaseId, 'qorepay.outcome.status': 'executed', 'qorepay.source': 'callback', 'qorepay.event_id': eventId, 'qorepay.outcome.result': 'duplicate' })
   t.equal(viaTermUrl.status.code, SpanStatusCode.UNSET)
   const origin = new URL(shop.sim.origin)
   const gateway = Object.fromEntries(spans.filter((s) => s.name.startsWith('qorepay gateway')).map((s) => [s.name, s]))
@@ -108,4 +110,27 @@ test('a read the gateway answers 503 and then 200: two gateway spans, the retry 
   const durations = points((await telemetry.metrics()).get('qorepay.gateway.duration'))
     .filter((p) => p.attributes['qorepay.gateway.operation'] === 'purchases.get')
   t.same(durations.map((p) => [p.attributes['http.response.status_code'], p.attributes['error.type'], (p.value as { count: number }).count]), [[503, '503', 1], [200, undefined, 1]])
+})
+
+test('a reconciliation sweep: a qorepay reconcile span with its counts, and the tracked purchases counter moving', async (t) => {
+  const telemetry = startTelemetry(t)
+  const shop = await reconcilingShop(t, {}, { server: { serverFactory: telemetry.serverFactory } })
+  const tracked = async () => points((await telemetry.metrics()).get('qorepay.purchases.tracked')).map((p) => p.value)
+  const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost, expires: `12/${nextYear}` })
+  t.same(await tracked(), [1], 'tracked from its creation')
+
+  await sweepUntil(shop.app, (s) => s.checked > 0, 'an undecided lookup')
+  await shop.sim.completeThreeDS(res.body.purchase_id, 'approve')
+  await sweepUntil(shop.app, (s) => s.reported > 0, 'the report')
+  t.same(await tracked(), [0], 'no longer tracked once reported')
+
+  const sweeps = telemetry.spans().filter((s) => s.name === 'qorepay reconcile')
+  const counts = sweeps.map((s) => [s.attributes['qorepay.reconcile.checked'], s.attributes['qorepay.reconcile.reported'], s.attributes['qorepay.reconcile.pending']])
+  t.same(counts.filter(([checked]) => checked !== 0), [[1, 0, 1], [1, 1, 0]], 'one span per sweep, with what it did')
+  t.ok(sweeps.every((s) => s.kind === SpanKind.INTERNAL && s.status.code === SpanStatusCode.UNSET))
+  t.same(spanTree(telemetry.spans()).filter((line) => line.includes('reconcile') || line.startsWith('  qorepay') || line.startsWith('    qorepay')).slice(-3), [
+    'qorepay reconcile',
+    '  qorepay gateway purchases.get',
+    '  qorepay outcome executed'
+  ], 'the lookup and the report under the sweep that made them')
 })

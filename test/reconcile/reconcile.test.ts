@@ -166,3 +166,64 @@ test('onClose during a sweep: its lookups are aborted, what it held is due again
   t.same(await shop.app.qorepay.reconcile(), { checked: 0, reported: 0, pending: 0 }, 'a closed plugin sweeps nothing')
   t.equal(shop.sim.count('purchases.get'), 4)
 })
+
+/** A MemoryStore that fails on demand, as a Redis outage would, for reconciliation's own calls. */
+class FlakyStore extends MemoryStore {
+  fail = { due: false, takeRecord: false, readRecordOf: new Set<string>() }
+  override async due (queue: string, now: number, limit: number, leaseMs: number): Promise<string[]> {
+    if (this.fail.due) throw new Error('connection refused')
+    return await super.due(queue, now, limit, leaseMs)
+  }
+
+  override async get (key: string): Promise<unknown> {
+    if (this.fail.readRecordOf.has(key)) throw new Error('connection refused')
+    return await super.get(key)
+  }
+
+  override async take (key: string): Promise<unknown> {
+    if (this.fail.takeRecord && key.startsWith(QUEUE)) throw new Error('connection refused')
+    return await super.take(key)
+  }
+}
+
+test('the store failing during a sweep: the sweep fails or the purchase waits for its lease, nothing is reported twice', async (t) => {
+  const store = new FlakyStore()
+  t.teardown(() => store.close())
+  const shop = await reconcilingShop(t, { store })
+  const [gone, later, decided] = await Promise.all([0, 1, 2].map(async () => (await shop.post('/qorepay/payments', THREE_DS)).body.purchase_id as string))
+  await sleep(50) // the first step of the schedule: all three are due
+
+  store.fail.due = true
+  await t.rejects(shop.app.qorepay.reconcile(), { code: 'FST_QOREPAY_STORE_UNAVAILABLE' }, 'no due-queue: the sweep fails')
+  store.fail.due = false
+
+  // A member whose record is gone (stopped meanwhile) is dropped from the queue, not looked up.
+  await store.delete(recordKey(gone))
+  store.fail.readRecordOf = new Set([recordKey(later), recordKey(decided)])
+  t.same(await shop.app.qorepay.reconcile(), { checked: 2, reported: 0, pending: 2 }, 'the other two could not be read: still tracked')
+  t.equal(shop.sim.count('purchases.get'), 0)
+  t.ok(logLines(shop.logs, 50, later).some((l) => l.msg.includes('tried again when its lease ends')))
+  store.fail.readRecordOf.clear()
+  t.same(await store.due(QUEUE, Date.now(), 10, 1), [], 'both leased, the gone one unscheduled')
+
+  // Reported, but the store cannot stop tracking it: the next lookup finds the outcome done and stops it then.
+  await shop.sim.completeThreeDS(decided, 'approve')
+  await store.schedule(QUEUE, decided, Date.now())
+  store.fail.takeRecord = true
+  t.same(await shop.app.qorepay.reconcile(), { checked: 1, reported: 1, pending: 0 })
+  t.ok(logLines(shop.logs, 40, decided).some((l) => l.msg.includes('could not stop being tracked')))
+  store.fail.takeRecord = false
+  await store.schedule(QUEUE, decided, Date.now())
+  t.same(await shop.app.qorepay.reconcile(), { checked: 1, reported: 0, pending: 0 }, 'a duplicate: stopped, not reported again')
+  t.equal(shop.events.executed.length, 1)
+  t.equal(await store.get(recordKey(decided)), undefined)
+})
+
+test('a failing sweep on the timer is logged, and the timer goes on', async (t) => {
+  const store = new FlakyStore()
+  t.teardown(() => store.close())
+  store.fail.due = true
+  const shop = await reconcilingShop(t, { store, reconcile: { schedule: [0.05], interval: 0.01 } })
+  await until(() => shop.logs.filter((l) => l.includes('reconciliation sweep failed')).length >= 2, 'two failed sweeps')
+  t.pass('each failure logged; the next sweep still ran')
+})

@@ -545,7 +545,7 @@ function flakyStore (): { store: SessionStore, inner: MemoryStore, fail: { claim
 
 test('store failures: 503 so the gateway retries; a lost done mark keeps duplicates waiting', async (t) => {
   const { store, inner, fail } = flakyStore()
-  const shop = await webhookShop(t, { plugin: { store } })
+  const shop = await webhookShop(t, { plugin: { store, reconcile: false } })
   t.teardown(() => inner.close())
   const id = await paid(shop)
   const event = { ...snapshot(shop.sim, id), event_type: 'purchase.paid' }
