@@ -129,7 +129,7 @@ export class OutcomeReporter {
     try {
       return await this.report(event, request)
     } catch (err) {
-      (request?.log ?? this.#log).error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; the webhook will`)
+      (request?.log ?? this.#log).error({ err, purchaseId: event.purchaseId }, `qorepay: could not report ${event.status} for purchase ${event.purchaseId}; a webhook or reconciliation reports it later`)
       return undefined
     }
   }

@@ -169,7 +169,12 @@ test('onClose during a sweep: its lookups are aborted, what it held is due again
 
 /** A MemoryStore that fails on demand, as a Redis outage would, for reconciliation's own calls. */
 class FlakyStore extends MemoryStore {
-  fail = { due: false, takeRecord: false, readRecordOf: new Set<string>() }
+  fail = { due: false, takeRecord: false, claim: false, readRecordOf: new Set<string>() }
+  override async claim (key: string, value: unknown, ttlMs: number): Promise<boolean> {
+    if (this.fail.claim) throw new Error('connection refused')
+    return await super.claim(key, value, ttlMs)
+  }
+
   override async due (queue: string, now: number, limit: number, leaseMs: number): Promise<string[]> {
     if (this.fail.due) throw new Error('connection refused')
     return await super.due(queue, now, limit, leaseMs)
@@ -217,6 +222,20 @@ test('the store failing during a sweep: the sweep fails or the purchase waits fo
   t.same(await shop.app.qorepay.reconcile(), { checked: 1, reported: 0, pending: 0 }, 'a duplicate: stopped, not reported again')
   t.equal(shop.events.executed.length, 1)
   t.equal(await store.get(recordKey(decided)), undefined)
+})
+
+test('the store failing when the card post\'s outcome is reported: the payer gets the truth, reconciliation reports it later, once', async (t) => {
+  const store = new FlakyStore()
+  t.teardown(() => store.close())
+  const shop = await reconcilingShop(t, { store })
+  store.fail.claim = true
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id }, 'tracked before the card post, so the card was sent')
+  t.ok(logLines(shop.logs, 50, res.body.purchase_id).some((l) => l.msg.includes('could not report executed')))
+  t.equal(shop.events.executed.length, 0)
+  store.fail.claim = false
+  t.same(await sweepUntil(shop.app, (s) => s.reported > 0, 'the report'), { checked: 1, reported: 1, pending: 0 })
+  t.match(shop.events.executed, [{ purchaseId: res.body.purchase_id, source: 'reconcile' }])
 })
 
 test('a failing sweep on the timer is logged, and the timer goes on', async (t) => {
