@@ -6,8 +6,7 @@ import type { SweepResult } from '../../lib/reconcile/sweeper.js'
 import type { SessionStore } from '../../lib/stores/session-store.js'
 import { PURCHASE, startShop, type Shop, type ShopOptions } from './shop.js'
 import { startReceiver } from './simulator.js'
-
-interface Tap { teardown (fn: () => unknown): void }
+import type { Tap } from './tap.js'
 
 /**
  * A shop that learns outcomes only by reconciliation: no webhook is
