@@ -238,6 +238,18 @@ test('the store failing when the card post\'s outcome is reported: the payer get
   t.match(shop.events.executed, [{ purchaseId: res.body.purchase_id, source: 'reconcile' }])
 })
 
+test('onClose stops the timer: no sweep after it', async (t) => {
+  const memory = new MemoryStore()
+  t.teardown(() => memory.close())
+  const { store, calls } = counting(memory)
+  const shop = await reconcilingShop(t, { store, reconcile: { schedule: [0.05], interval: 0.01 } })
+  await until(() => (calls.due ?? 0) >= 2, 'two sweeps on the timer')
+  await shop.app.close()
+  const sweeps = calls.due
+  await sleep(50) // five intervals
+  t.equal(calls.due, sweeps, 'the timer is gone')
+})
+
 test('a failing sweep on the timer is logged, and the timer goes on', async (t) => {
   const store = new FlakyStore()
   t.teardown(() => store.close())
