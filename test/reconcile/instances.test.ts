@@ -32,6 +32,7 @@ test('two instances on one Redis sweep the same 200 tracked purchases: each look
     ids.push(...answers.map((r) => r.body.purchase_id as string))
   }
   t.equal(await clients[0].zcard(`${prefix}queue:${QUEUE}`), PURCHASES, 'every purchase tracked, whichever instance created it')
+  await sleep(reconcile.schedule[0] * 1000) // the first step: all 200 are due at once
 
   /** Both instances sweep at once, again and again, until `done`. */
   async function sweepBoth (done: (sum: SweepResult) => boolean): Promise<SweepResult[]> {
