@@ -66,6 +66,8 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
       success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
     })
     const purchaseId = purchase.id
+    // Tracked before the charge, as a card post is: reconciliation finds an outcome this process never reports.
+    await ctx.tracking?.track({ purchaseId, source: 'saved_card', reference: purchase.reference ?? undefined })
     let outcome: Outcome | undefined
     try {
       outcome = outcomeOfPurchase(await client.charge(purchaseId, token))

@@ -3,7 +3,8 @@ import { test } from 'tap'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import type { ExecutedEvent, FailedEvent } from '../../lib/events.js'
-import { CARD } from '../helpers/shop.js'
+import { CARD, PURCHASE } from '../helpers/shop.js'
+import { startReceiver } from '../helpers/simulator.js'
 import { QUEUE, counting, logLines, lookupsAt, reconcilingShop, recordKey, sweepUntil, until } from '../helpers/reconcile.js'
 
 const THREE_DS = { ...CARD, card_number: TEST_CARDS.threeDSPost }
@@ -134,6 +135,21 @@ test('a decline the gateway reports later, and an onFailed that always throws: r
   t.equal(failed.length, 3)
   t.match(failed[0], { purchaseId: id, status: 'error', source: 'reconcile', eventId: `${id}:error`, error: { code: '3ds_failed' } })
   t.equal(logLines(shop.logs, 50, id).filter((l) => l.msg.includes('still undecided')).length, 1)
+})
+
+test('a saved-card payment left pending_charge by a slow acquirer, no webhook: reported once by reconciliation', async (t) => {
+  const shop = await reconcilingShop(t)
+  const elsewhere = await startReceiver(t, '/not-the-shop')
+  const saved = await shop.post('/qorepay/payments', { ...CARD, remember_card: 'on' })
+  t.equal(saved.body.status, 'executed')
+  const token: string = saved.body.purchase_id
+  shop.sim.slowAcquirer = true
+  const result = await shop.app.qorepay.payWithSavedCard({ ...PURCHASE, reference: 'order-43', success_callback: elsewhere.url }, token)
+  t.same(result, { status: 'pending', purchaseId: result.purchaseId })
+  t.same(await sweepUntil(shop.app, (s) => s.checked > 0, 'a lookup'), { checked: 1, reported: 0, pending: 1 }, 'pending_charge: undecided')
+  shop.sim.completePending(result.purchaseId)
+  t.same(await sweepUntil(shop.app, (s) => s.reported > 0, 'the report'), { checked: 1, reported: 1, pending: 0 })
+  t.match(shop.events.executed.filter((e) => e.purchaseId === result.purchaseId), [{ source: 'reconcile', reference: 'order-43', eventId: `${result.purchaseId}:executed` }])
 })
 
 test('reconcile: false: nothing tracked, no sweeps, no lookups', async (t) => {
