@@ -173,14 +173,14 @@ export class QorePayClient {
     return await this.#api(operation, method, `purchases/${purchaseId}/${action}`, expected, json, purchaseId, signal)
   }
 
-  #logCall (call: Call<TSchema>, startedAt: number, outcome: { statusCode: number, body?: unknown } | { error: string }): void {
+  /** `answeredId`: the id in the answer's body, which names the purchase a create made. */
+  #logCall (call: Call<TSchema>, startedAt: number, answer: { statusCode: number } | { error: string }, answeredId?: unknown): void {
     if (this.#log === undefined) return
     const durationMs = Math.round(performance.now() - startedAt)
-    const answeredId = 'body' in outcome && typeof outcome.body === 'object' && outcome.body !== null ? (outcome.body as { id?: unknown }).id : undefined
     const purchaseId = call.purchaseId ?? (typeof answeredId === 'string' ? answeredId : undefined)
-    const answered = 'error' in outcome ? outcome.error : `HTTP ${outcome.statusCode}`
-    this.#log.debug({ operation: call.operation, ...('error' in outcome ? { error: outcome.error } : { statusCode: outcome.statusCode }), durationMs, purchaseId },
-      `qorepay: gateway ${call.operation}${purchaseId === undefined ? '' : ` for purchase ${purchaseId}`}: ${answered} in ${durationMs} ms`)
+    const said = 'error' in answer ? answer.error : `HTTP ${answer.statusCode}`
+    this.#log.debug({ operation: call.operation, ...answer, durationMs, purchaseId },
+      `qorepay: gateway ${call.operation}${purchaseId === undefined ? '' : ` for purchase ${purchaseId}`}: ${said} in ${durationMs} ms`)
   }
 
   async #call<T extends TSchema> (call: Call<T>, attempt = 0): Promise<Static<T>> {
@@ -192,7 +192,7 @@ export class QorePayClient {
         () => ({ operation: call.operation, method: call.method, origin: new URL(call.url).origin, attempt: attempt + 1 }), () => this.#send(call))
       // The gateway's messages may quote the request: nothing past here holds the card.
       const body = maskMessages(parseAnswer(text), call.card)
-      this.#logCall(call, startedAt, { statusCode, body })
+      this.#logCall(call, startedAt, { statusCode }, typeof body === 'object' && body !== null && 'id' in body ? body.id : undefined)
       if (statusCode < 300) {
         if (call.expected.check.Check(body)) return body
         // Answered, but not in words we can read: the gateway may have acted.
