@@ -9,6 +9,12 @@ import type { Tracking } from './reconcile/tracking.js'
 /** What one registration of the plugin shares between its routes. */
 export interface QorePayContext {
   opts: ResolvedOptions
+  /**
+   * `publicUrl` and the full prefix the routes are registered under (a
+   * parent scope's prefix included), no trailing slash: every URL the plugin
+   * hands out (redirect_url, TermUrl, success_callback) starts with it.
+   */
+  routesUrl: string
   client: QorePayClient
   /** The host's store behind `guardStore`: failures are FST_QOREPAY_STORE_UNAVAILABLE. */
   store: SessionStore

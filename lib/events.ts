@@ -51,7 +51,7 @@ export const ThreeDSRequiredEvent = Type.Object({
   purchaseId: Type.String(),
   status: Type.Literal('3DS_required'),
   source: Type.Literal('direct'),
-  /** Where to send the payer: `<publicUrl><prefix>/3ds/<token>`. */
+  /** Where to send the payer: `<publicUrl><prefix>/3ds/<token>`, the prefix a parent scope's included. */
   redirectUrl: Type.String(),
   reference: Type.Optional(Type.String()),
   maskedPan: Type.Optional(Type.String())

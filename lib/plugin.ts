@@ -58,25 +58,11 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     : undefined
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log,
     tracking === undefined ? undefined : (purchaseId) => tracking.stop(purchaseId))
-  const ctx: QorePayContext = { opts, client, store, outcomes, tracking, log, undiciExposure: new UndiciExposure(log) }
+  const shared = { opts, client, store, outcomes, tracking, log, undiciExposure: new UndiciExposure(log) }
   const sweeper = tracking === undefined || opts.reconcile === false
     ? undefined
     : new Sweeper({ tracking, client, outcomes, log, options: opts.reconcile })
 
-  const api: QorePayApi = {
-    createPurchase: client.createPurchase.bind(client),
-    getPurchase: client.getPurchase.bind(client),
-    capture: client.capture.bind(client),
-    release: client.release.bind(client),
-    cancel: client.cancel.bind(client),
-    refund: client.refund.bind(client),
-    charge: client.charge.bind(client),
-    deleteRecurringToken: client.deleteRecurringToken.bind(client),
-    publicKey: client.publicKey.bind(client),
-    payWithSavedCard: savedCardPayments(ctx),
-    reconcile: async () => await sweeper?.sweep() ?? { checked: 0, reported: 0, pending: 0 }
-  }
-  fastify.decorate(opts.decorator, api)
   fastify.addHook('onReady', async () => { sweeper?.start() })
   fastify.addHook('onClose', async () => {
     // The sweep in flight lets go first: its lookups aborted, what it did not look up given back.
@@ -87,6 +73,24 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
 
   // Our own scope: our parsers, validator and error handling leave the host's untouched.
   await fastify.register(async (scope) => {
+    // scope.prefix holds the parents' prefixes too: every URL the plugin hands out is built from it.
+    const ctx: QorePayContext = { ...shared, routesUrl: `${opts.publicUrl}${scope.prefix}` }
+    // Decorated from here, on the host's instance, so that payWithSavedCard gets this ctx as the routes do.
+    const api: QorePayApi = {
+      createPurchase: client.createPurchase.bind(client),
+      getPurchase: client.getPurchase.bind(client),
+      capture: client.capture.bind(client),
+      release: client.release.bind(client),
+      cancel: client.cancel.bind(client),
+      refund: client.refund.bind(client),
+      charge: client.charge.bind(client),
+      deleteRecurringToken: client.deleteRecurringToken.bind(client),
+      publicKey: client.publicKey.bind(client),
+      payWithSavedCard: savedCardPayments(ctx),
+      reconcile: async () => await sweeper?.sweep() ?? { checked: 0, reported: 0, pending: 0 }
+    }
+    fastify.decorate(opts.decorator, api)
+
     // strictNumbers: JSON's 1e400 parses to Infinity, which is no integer or number a payment field can hold.
     const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false, strictNumbers: true })
     // node:net's reading of an address, the same the gateway's validator takes (no zone ids, no leading zeros).

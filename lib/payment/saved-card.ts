@@ -63,7 +63,7 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
     const purchase = await client.createPurchase({
       ...input,
       brand_id: opts.brandId,
-      success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
+      success_callback: input.success_callback ?? `${ctx.routesUrl}/callback`
     })
     const purchaseId = purchase.id
     // Tracked before the charge, as a card post is: reconciliation finds an outcome this process never reports.

@@ -87,7 +87,7 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
       brand_id: opts.brandId,
       success_redirect: opts.successRedirect,
       failure_redirect: opts.failureRedirect,
-      success_callback: input.success_callback ?? `${opts.publicUrl}${opts.prefix}/callback`
+      success_callback: input.success_callback ?? `${ctx.routesUrl}/callback`
     })
     if (trace !== undefined) trace.purchaseId = purchase.id
     const directPostUrl = purchase.direct_post_url
@@ -119,7 +119,7 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
       paReq: threeDS.PaReq,
       md: threeDS.MD ?? ''
     }, opts.sessionTtl * 1000)
-    const redirectUrl = sessionUrl(opts, token, 'page')
+    const redirectUrl = sessionUrl(ctx.routesUrl, token, 'page')
     await callHook('on3DSRequired', opts.on3DSRequired, { ...known, status: '3DS_required', source: 'direct', redirectUrl }, request, request.log)
     return { statusCode: 200, body: { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl } }
   }

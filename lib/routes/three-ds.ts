@@ -58,7 +58,7 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
       .header('x-content-type-options', 'nosniff')
       .type('text/html; charset=utf-8')
     if (session === undefined) return reply.code(404).send(renderExpiredPage(nonce))
-    return renderRedirectPage(session, sessionUrl(opts, token, 'return'), nonce)
+    return renderRedirectPage(session, sessionUrl(ctx.routesUrl, token, 'return'), nonce)
   })
 
   scope.post<{ Params: Static<typeof TokenParams>, Body: TermUrlBody }>(sessionPath(':token', 'return'), { schema: termUrlSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {

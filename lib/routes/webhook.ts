@@ -54,7 +54,7 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
   const keys = webhookKeys(opts.webhookPublicKeys)
   const companyKey = new CompanyKey(() => client.publicKey())
   if (keys.length === 0) {
-    log.warn(`qorepay: POST ${opts.prefix}/webhook is not registered because webhookPublicKey is not set; outcomes of payers who leave the 3-D Secure page are then learnt only through the success callback`)
+    log.warn(`qorepay: POST ${ctx.routesUrl}/webhook is not registered because webhookPublicKey is not set; outcomes of payers who leave the 3-D Secure page are then learnt only through the success callback`)
   }
 
   // Its own scope: raw bytes for these routes only, the host's and our other parsers untouched.

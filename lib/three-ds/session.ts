@@ -4,7 +4,6 @@ import { S2SThreeDSRequired } from '../wire/s2s-status.js'
 import { QorePayStoreError } from '../errors.js'
 import { Authorization } from '../events.js'
 import type { SessionStore } from '../stores/session-store.js'
-import type { ResolvedOptions } from '../options.js'
 import { randomToken } from './random-token.js'
 
 /**
@@ -61,9 +60,9 @@ export function sessionPath (token: string, step: SessionStep): string {
   return step === 'page' ? `/3ds/${token}` : `/3ds/${token}/return`
 }
 
-/** The absolute URL of a session's page (`redirect_url`) or TermUrl, as payers and banks reach this server. */
-export function sessionUrl (opts: Pick<ResolvedOptions, 'publicUrl' | 'prefix'>, token: string, step: SessionStep): string {
-  return `${opts.publicUrl}${opts.prefix}${sessionPath(token, step)}`
+/** The absolute URL of a session's page (`redirect_url`) or TermUrl under `routesUrl` (see QorePayContext), as payers and banks reach this server. */
+export function sessionUrl (routesUrl: string, token: string, step: SessionStep): string {
+  return `${routesUrl}${sessionPath(token, step)}`
 }
 
 // '/3ds/' and the token after it, wherever the prefix puts them.

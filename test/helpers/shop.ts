@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import { createServer } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { request } from 'undici'
-import qorepay, { type QorePayOptions } from '../../lib/index.js'
+import qorepay, { type QorePayApi, type QorePayOptions } from '../../lib/index.js'
 import { createSimulator, type Simulator } from '../../lib/simulator/index.js'
 import type { OutcomeEvent, ThreeDSRequiredEvent, WebhookEvent } from '../../lib/events.js'
 import type { Tap } from './tap.js'
@@ -30,6 +30,8 @@ export interface Shop {
   events: { executed: OutcomeEvent[], authorized: OutcomeEvent[], failed: OutcomeEvent[], threeDS: ThreeDSRequiredEvent[], webhook: WebhookEvent[] }
   /** Every log line the host's logger wrote, raw. */
   logs: string[]
+  /** The decorator: `app.qorepay`, or the scope's with `scope`. */
+  api: QorePayApi
   post (path: string, body: unknown, headers?: Record<string, string>): Promise<{ statusCode: number, headers: Record<string, unknown>, body: any, text: string }>
   get (path: string): Promise<{ statusCode: number, headers: Record<string, unknown>, text: string }>
 }
@@ -51,6 +53,8 @@ export interface ShopOptions {
   host?: (app: FastifyInstance) => unknown
   server?: FastifyServerOptions
   sim?: Simulator
+  /** Registers the plugin inside a host scope with this prefix, as a shop that mounts it under its own routes would. */
+  scope?: string
 }
 
 /** The simulator plus a host app with the plugin, listening on 127.0.0.1, closed at teardown. */
@@ -68,7 +72,7 @@ export async function startShop (t: Tap, options: ShopOptions = {}): Promise<Sho
   const url = `http://127.0.0.1:${port}`
   const events: Shop['events'] = { executed: [], authorized: [], failed: [], threeDS: [], webhook: [] }
   await options.host?.(app)
-  await app.register(qorepay, {
+  const pluginOptions: QorePayOptions = {
     ...CREDENTIALS,
     baseUrl: sim.baseUrl,
     publicUrl: url,
@@ -82,7 +86,17 @@ export async function startShop (t: Tap, options: ShopOptions = {}): Promise<Sho
     on3DSRequired: async (event) => { events.threeDS.push(event) },
     onWebhook: async (event) => { events.webhook.push(event) },
     ...options.plugin
-  })
+  }
+  let api = {} as QorePayApi
+  if (options.scope === undefined) {
+    await app.register(qorepay, pluginOptions)
+    api = app.qorepay
+  } else {
+    await app.register(async (host) => {
+      await host.register(qorepay, pluginOptions)
+      api = host.qorepay
+    }, { prefix: options.scope })
+  }
   await app.listen({ port, host: '127.0.0.1' })
 
   return {
@@ -91,6 +105,7 @@ export async function startShop (t: Tap, options: ShopOptions = {}): Promise<Sho
     url,
     events,
     logs,
+    api,
     async post (path, body, headers = {}) {
       const form = typeof body === 'string'
       const res = await request(url + path, {

@@ -465,7 +465,7 @@ test('without webhookPublicKey: no webhook route, a log line says why, the callb
   const res = await shop.post('/qorepay/webhook', { id: 'x' })
   t.equal(res.statusCode, 404)
   const line = logLines(shop).find((l) => /webhook is not registered/.test(l.msg))
-  t.match(line, { level: 40, plugin: 'fastify-qorepay', msg: 'qorepay: POST /qorepay/webhook is not registered because webhookPublicKey is not set; outcomes of payers who leave the 3-D Secure page are then learnt only through the success callback' })
+  t.match(line, { level: 40, plugin: 'fastify-qorepay', msg: `qorepay: POST ${shop.url}/qorepay/webhook is not registered because webhookPublicKey is not set; outcomes of payers who leave the 3-D Secure page are then learnt only through the success callback` })
   const id = await abandoned(shop)
   t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
 })
