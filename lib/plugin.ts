@@ -9,6 +9,7 @@ import { MemoryStore } from './stores/memory.js'
 import { guardStore, hasQueue } from './stores/session-store.js'
 import { sessionTimeLeft } from './three-ds/session.js'
 import { OutcomeReporter } from './outcome/reporter.js'
+import { markTimesOf } from './outcome/mark-times.js'
 import { QorePayConfigError } from './errors.js'
 import { paymentsRoute } from './routes/payments.js'
 import { threeDSRoutes } from './routes/three-ds.js'
@@ -57,7 +58,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     ? new Tracking(store, { scope: `${opts.brandId}${opts.prefix}`, schedule: opts.reconcile.schedule, leaseMs: sweepLeaseMs(opts.reconcile, opts) })
     : undefined
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log,
-    tracking === undefined ? undefined : (purchaseId) => tracking.stop(purchaseId))
+    tracking === undefined ? undefined : (purchaseId) => tracking.stop(purchaseId), markTimesOf(rawOptions))
   const shared = { opts, client, store, outcomes, tracking, log, undiciExposure: new UndiciExposure(log) }
   const sweeper = tracking === undefined || opts.reconcile === false
     ? undefined

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { OutcomeHook } from '../options.js'
 import type { OutcomeEvent, OutcomeStatus } from '../events.js'
 import type { SessionStore } from '../stores/session-store.js'
 import { traceOutcome } from '../observability/outcome.js'
+import { Lease } from './lease.js'
+import { DEFAULT_MARK_TIMES, type MarkTimes } from './mark-times.js'
 
 /**
  * Awaits one host hook and keeps its failure from escaping: logged with the
@@ -25,7 +28,7 @@ export type ReportResult =
   | 'fired' // the hook completed (or there is none) and is marked done
   | 'duplicate' // this outcome was already reported and done
   | 'in_progress' // another request is running this hook right now
-  | 'stale' // a later outcome was reported first; nothing fires
+  | 'stale' // a later outcome is known already; nothing fires
   | 'hook_failed' // the hook threw; nothing is marked, a retry runs it again
 
 type OutcomeHooks = {
@@ -38,62 +41,74 @@ export type OnSettled = (purchaseId: string) => Promise<unknown>
 const HOOK_NAMES: Record<OutcomeStatus, string> = { executed: 'onExecuted', authorized: 'onAuthorized', error: 'onFailed' }
 // Forward-only: a purchase may fail, then be authorized, then executed, never the reverse.
 const LATER: Record<OutcomeStatus, OutcomeStatus[]> = { error: ['authorized', 'executed'], authorized: ['executed'], executed: [] }
-// A running marker outlives any sane hook; if its instance dies, the work can be done again after it.
-const RUNNING_TTL_MS = 5 * 60_000
-// Longer than the gateway's 36 hours of webhook retries.
-const DONE_TTL_MS = 7 * 24 * 3600_000
 
-interface Marker { state: 'running' | 'done', at: number }
+/** `lease`: which run holds a running claim, so a renewal never renews another run's. */
+type Marker = { state: 'running', at: number, lease: string } | { state: 'done', at: number }
+
+export interface RunOnceOptions {
+  times: MarkTimes
+  /** Asked after the claim: true marks the key done without working. */
+  isStale?: () => Promise<boolean>
+}
 
 /**
  * Runs `work` at most once per key across every request and every instance
- * sharing the store: the store's atomic `claim` decides who runs it, and only
- * work that completed is marked done, so a retry runs failed work again.
- * `isStale` is asked after the claim: true marks the key done without working.
+ * sharing the store: the store's atomic `claim` decides who runs it, a lease
+ * renewed while it runs keeps any other run off it however long it takes
+ * (see `Lease`), and only work that completed is marked done (for
+ * `times.lifetimeMs`), so a retry runs failed work again.
  */
 export async function runOnce (
-  store: SessionStore, key: string, log: FastifyBaseLogger, work: () => Promise<boolean>, isStale?: () => Promise<boolean>
+  store: SessionStore, key: string, log: FastifyBaseLogger, work: () => Promise<boolean>, options: RunOnceOptions
 ): Promise<ReportResult> {
-  const mine: Marker = { state: 'running', at: Date.now() }
-  if (!await store.claim(key, mine, RUNNING_TTL_MS)) {
+  const { times, isStale } = options
+  const mine: Marker = { state: 'running', at: Date.now(), lease: randomUUID() }
+  if (!await store.claim(key, mine, times.leaseMs)) {
     const marker = await store.get(key) as Marker | undefined
     // Gone between claim and get: its work failed and let go; the caller's retry may run it.
     return marker?.state === 'done' ? 'duplicate' : 'in_progress'
   }
-  const done: Marker = { ...mine, state: 'done' }
   if (await isStale?.() === true) {
-    await store.set(key, done, DONE_TTL_MS)
+    await store.set(key, { state: 'done', at: Date.now() } satisfies Marker, times.lifetimeMs)
     return 'stale'
   }
-  if (!await work()) {
+  const lease = new Lease(store, key, mine, times.leaseMs, log)
+  let completed: boolean
+  try {
+    completed = await work()
+  } finally {
+    await lease.stop()
+  }
+  if (!completed) {
     await store.delete(key)
     return 'hook_failed'
   }
-  try {
-    await store.set(key, done, DONE_TTL_MS)
-  } catch (err) {
-    // The work did run; the running marker still guards it for RUNNING_TTL_MS.
-    log.error({ err, key }, `qorepay: could not mark ${key} done`)
-  }
+  // A failed done write is logged and tried again by the lease; the work did run.
+  await lease.finish({ state: 'done', at: Date.now() } satisfies Marker, times.lifetimeMs)
   return 'fired'
 }
 
 /**
  * Fires `onExecuted` / `onAuthorized` / `onFailed` at most once per purchase
  * and outcome, across every path and every instance sharing the store, and
- * only forward.
+ * only forward by what is known: each report first marks its outcome known
+ * (`known:<purchaseId>:<status>`), and an outcome is stale once a later one
+ * is known, whether or not that one's hook has completed yet.
  */
 export class OutcomeReporter {
   readonly #store: SessionStore
   readonly #hooks: OutcomeHooks
   readonly #log: FastifyBaseLogger
   readonly #onSettled: OnSettled | undefined
+  /** The leases and lifetimes of the marks: the defaults, or a test's shorter ones. */
+  readonly times: MarkTimes
 
-  constructor (store: SessionStore, hooks: OutcomeHooks, log: FastifyBaseLogger, onSettled?: OnSettled) {
+  constructor (store: SessionStore, hooks: OutcomeHooks, log: FastifyBaseLogger, onSettled?: OnSettled, times: MarkTimes = DEFAULT_MARK_TIMES) {
     this.#store = store
     this.#hooks = hooks
     this.#log = log
     this.#onSettled = onSettled
+    this.times = times
   }
 
   /** `request`: the one whose path learnt the outcome; `undefined` for a charge with a saved card and for reconciliation. */
@@ -101,14 +116,20 @@ export class OutcomeReporter {
     const { purchaseId, status } = event
     const name = HOOK_NAMES[status]
     const hook = this.#hooks[status] as OutcomeHook<OutcomeEvent> | undefined
-    const result = await traceOutcome(event, () => runOnce(this.#store, markerKey(purchaseId, status), this.#log,
-      () => callHook(name, hook, event, request, this.#log),
-      async () => {
-        for (const later of LATER[status]) {
-          if (await this.#store.get(markerKey(purchaseId, later)) !== undefined) return true
+    const store = this.#store
+    const result = await traceOutcome(event, async () => {
+      // Known before any hook runs, so an earlier outcome that arrives later is stale even while this one's hook fails.
+      await store.set(knownKey(purchaseId, status), { at: Date.now() }, this.times.lifetimeMs)
+      return await runOnce(store, markerKey(purchaseId, status), this.#log, () => callHook(name, hook, event, request, this.#log), {
+        times: this.times,
+        isStale: async () => {
+          for (const later of LATER[status]) {
+            if (await store.get(knownKey(purchaseId, later)) !== undefined) return true
+          }
+          return false
         }
-        return false
-      }))
+      })
+    })
     if ((result === 'fired' || result === 'duplicate') && this.#onSettled !== undefined) {
       try {
         await this.#onSettled(purchaseId)
@@ -135,6 +156,12 @@ export class OutcomeReporter {
   }
 }
 
+/** Whose hook ran: claimed while it runs, done once it completed. */
 function markerKey (purchaseId: string, status: OutcomeStatus): string {
   return `outcome:${purchaseId}:${status}`
+}
+
+/** That some path learnt this outcome: what staleness is judged by. */
+function knownKey (purchaseId: string, status: OutcomeStatus): string {
+  return `known:${purchaseId}:${status}`
 }

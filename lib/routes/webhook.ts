@@ -8,7 +8,7 @@ import { outcomeOfPurchase, toOutcomeEvent } from '../outcome/mapping.js'
 import { CompanyKey, checkSignature, webhookKeys, type SignatureProblem } from '../webhook/signature.js'
 import type { QorePayContext } from '../context.js'
 import type { WebhookEvent } from '../events.js'
-import { parseDelivery, toWebhookEvent, type DeliverySource } from '../webhook/delivery.js'
+import { olderThan, parseDelivery, toWebhookEvent, type DeliverySource } from '../webhook/delivery.js'
 
 type Source = DeliverySource
 type Verify = (body: Buffer, header: string | string[] | undefined) => SignatureProblem | undefined | Promise<SignatureProblem | undefined>
@@ -85,6 +85,12 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
     }
     const { body } = delivery
     const event = toWebhookEvent(delivery, source)
+    const { lifetimeMs } = outcomes.times
+    if (olderThan(body, 'updated_on', lifetimeMs)) {
+      // Its dedup mark may be gone, so it cannot be told from a replay: acknowledged so the platform stops, and nothing fires.
+      request.log.info({ purchaseId: event.purchaseId, source, updatedOn: body.updated_on }, `qorepay: ${source} for purchase ${event.purchaseId} last changed longer ago than its marks live; acknowledged without firing`)
+      return { ok: true }
+    }
 
     // Duplicates are byte-identical, so the body's hash names the delivery.
     const fired = await fireOnce(`${source}:${createHash('sha256').update(raw).digest('hex')}`, event, request)
@@ -97,6 +103,11 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
       request.log.info({ purchaseId: event.purchaseId, source }, `qorepay: ${source} for purchase ${event.purchaseId} of another brand; no outcome reported`)
       return { ok: true }
     }
+    if (olderThan(body, 'created_on', lifetimeMs)) {
+      // Its outcome was reported when it was new, and that mark may be gone: reporting it now could fire it twice.
+      request.log.info({ purchaseId: event.purchaseId, source }, `qorepay: ${source} for purchase ${event.purchaseId}, created longer ago than its outcome marks live; no outcome reported`)
+      return { ok: true }
+    }
     const reference = body.reference ?? undefined
     const result = await outcomes.report(toOutcomeEvent(outcome, { purchaseId: event.purchaseId, source, reference }), request)
     if (result === 'in_progress' || result === 'hook_failed') return retryLater(reply, result)
@@ -106,7 +117,7 @@ export function webhookRoutes (scope: FastifyInstance, ctx: QorePayContext): voi
 
   /** `onWebhook` once per delivery; a failed hook is run again by the gateway's retry. */
   async function fireOnce (key: string, event: WebhookEvent, request: FastifyRequest): Promise<Fired> {
-    const result = await runOnce(store, key, request.log, () => callHook('onWebhook', opts.onWebhook, event, request, request.log))
+    const result = await runOnce(store, key, request.log, () => callHook('onWebhook', opts.onWebhook, event, request, request.log), { times: outcomes.times })
     // Without an isStale check runOnce never answers stale; it would be settled too.
     return result === 'fired' || result === 'duplicate' || result === 'stale' ? 'done' : result
   }

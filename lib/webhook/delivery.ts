@@ -55,3 +55,14 @@ export function toWebhookEvent ({ body, eventType }: Delivery, source: Source): 
   const purchaseId = body.related_to?.type === 'purchase' ? body.related_to.id : body.id
   return { purchaseId, status: eventType.slice(eventType.lastIndexOf('.') + 1), source, eventType, body }
 }
+
+/**
+ * Whether the delivered purchase (or payment) was last changed longer than
+ * `lifetimeMs` ago, by the gateway's `updated_on`: a delivery that old may
+ * have outlived its own dedup mark, so it cannot be told from a replay and
+ * fires nothing. `created_on` says the same of the purchase's outcome marks,
+ * which the first report of its outcome wrote.
+ */
+export function olderThan (body: Purchase | Payment, field: 'updated_on' | 'created_on', lifetimeMs: number, now = Date.now()): boolean {
+  return now - body[field] * 1000 > lifetimeMs
+}

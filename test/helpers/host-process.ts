@@ -5,13 +5,16 @@ import { request } from 'undici'
 import qorepay from '../../lib/index.js'
 import { RedisStore } from '../../lib/stores/redis.js'
 import type { OutcomeEvent } from '../../lib/events.js'
+import { MARK_TIMES } from '../../lib/outcome/mark-times.js'
 
 /**
  * A shop in a process of its own, for tests that kill it (SIGKILL) or watch
  * it exit. Configured by environment: QP_BASE_URL (the simulator),
  * QP_REPORT_URL (where each outcome hook posts its event), QP_CALLBACK_URL
- * (the purchases' success_callback), QP_RECONCILE (JSON), and QP_REDIS_PREFIX
- * for a RedisStore on the test Redis (else a MemoryStore). Prints
+ * (the purchases' success_callback), QP_RECONCILE (JSON), QP_REDIS_PREFIX
+ * for a RedisStore on the test Redis (else a MemoryStore), and optionally
+ * QP_WEBHOOK_KEY (a PEM: the webhook route) and QP_MARK_TIMES (JSON: short
+ * hook leases, lib/outcome/mark-times.ts). Prints
  * `ready <url>` once listening; `close` on stdin closes the app and prints `closed`; the process must
  * then exit by itself.
  */
@@ -30,6 +33,8 @@ await app.register(qorepay, {
   lookupAttempts: 1,
   reconcile: JSON.parse(env.QP_RECONCILE),
   ...(redis === undefined ? {} : { store: new RedisStore({ client: redis, prefix: env.QP_REDIS_PREFIX }) }),
+  ...(env.QP_WEBHOOK_KEY === undefined ? {} : { webhookPublicKey: env.QP_WEBHOOK_KEY }),
+  ...(env.QP_MARK_TIMES === undefined ? {} : { [MARK_TIMES]: JSON.parse(env.QP_MARK_TIMES) }),
   purchase: async () => ({
     client: { email: 'payer@example.com' },
     purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }] },

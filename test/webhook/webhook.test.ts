@@ -8,7 +8,8 @@ import qorepay from '../../lib/index.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { createSimulator, TEST_CARDS, type Purchase, type Simulator, type SimulatorOptions } from '../../lib/simulator/index.js'
 import type { SessionStore } from '../../lib/stores/session-store.js'
-import type { WebhookEvent } from '../../lib/events.js'
+import type { OutcomeEvent, WebhookEvent } from '../../lib/events.js'
+import { MARK_TIMES } from '../../lib/outcome/mark-times.js'
 import { CARD, CREDENTIALS, PURCHASE, startShop, passAcs, postTermUrl, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
 
@@ -242,6 +243,80 @@ test('out of order from the simulator: captured before hold reports executed, th
   t.match(shop.events.executed, [{ purchaseId: id, source: 'webhook' }])
   t.equal(shop.events.executed.length, 1)
   t.equal(shop.events.authorized.length, 0, 'authorized after executed is stale')
+})
+
+test('forward by what is known: onExecuted throws, a signed late payment_failure fires nothing, and onExecuted completes on the retry', async (t) => {
+  let executedCalls = 0
+  const executed: OutcomeEvent[] = []
+  const shop = await webhookShop(t, {
+    plugin: {
+      reconcile: false,
+      onExecuted: async (event) => {
+        if (++executedCalls === 1) throw new Error('executed hook down')
+        executed.push(event)
+      }
+    }
+  })
+  const id = await abandoned(shop)
+  const purchase = snapshot(shop.sim, id)
+  const paidEvent = { ...purchase, event_type: 'purchase.paid' }
+  t.same((await deliverOwn(shop, paidEvent)).json, { ok: false, status: 'hook_failed' }, 'onExecuted threw; nothing is marked done')
+  const failure = { ...purchase, status: 'error', event_type: 'purchase.payment_failure' }
+  const late = await deliverOwn(shop, failure)
+  t.equal(late.statusCode, 200, 'acknowledged')
+  t.equal(shop.events.failed.length, 0, 'the purchase is known executed: the failure is stale')
+  t.equal((await deliverOwn(shop, paidEvent)).statusCode, 200, 'the gateway\'s retry of purchase.paid')
+  await shop.sim.idle()
+  t.equal(executedCalls, 2)
+  t.equal(executed.length, 1, 'onExecuted completed once')
+  t.equal(shop.events.failed.length, 0, 'onFailed never fired')
+  t.equal((await deliverOwn(shop, failure)).statusCode, 200)
+  t.equal(shop.events.failed.length, 0, 'nor on a replay of the failure')
+})
+
+test('a replay after the marks\' lifetime fires nothing: the delivery is older than any mark could be', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  // A lifetime of 1.5 s stands in for the default 400 days (and for the 7 days done marks used to live).
+  const shop = await webhookShop(t, { plugin: Object.assign({ store, reconcile: false as const }, { [MARK_TIMES]: { lifetimeMs: 1500 } }) })
+  shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook`, events: ['purchase.paid'] })
+  const id = await abandoned(shop)
+  t.same(statuses(shop.sim), [200])
+  t.equal(shop.events.executed.length, 1)
+  const captured = shop.sim.deliveries.find((d) => d.eventType === 'purchase.paid')!
+  await sleep(1600)
+  t.equal(await store.get(`outcome:${id}:executed`), undefined, 'the done mark is gone')
+  const replay = await deliver(`${shop.url}/qorepay/webhook`, captured.body, { 'x-signature': captured.signature })
+  t.equal(replay.statusCode, 200, 'acknowledged, so the sender stops')
+  t.same(replay.json, { ok: true })
+  t.equal(shop.events.webhook.length, 1, 'onWebhook did not fire again')
+  t.equal(shop.events.executed.length, 1, 'onExecuted did not fire again')
+  t.ok(logLines(shop).some((l) => l.level === 30 && l.purchaseId === id && /last changed longer ago than its marks live; acknowledged without firing$/.test(l.msg)))
+})
+
+test('deliveries older than the marks\' lifetime (400 days by updated_on) are acknowledged without firing; an old purchase\'s new event fires onWebhook only', async (t) => {
+  const shop = await webhookShop(t, { plugin: { reconcile: false } })
+  const id = await paid(shop)
+  shop.events.webhook.length = 0
+  const purchase = snapshot(shop.sim, id)
+  const day = 24 * 3600
+  const now = Math.floor(Date.now() / 1000)
+  const ancient = { ...purchase, id: 'old-purchase', created_on: now - 402 * day, updated_on: now - 401 * day, event_type: 'purchase.paid' }
+  const res = await deliverOwn(shop, ancient)
+  t.equal(res.statusCode, 200)
+  t.same(res.json, { ok: true })
+  t.equal(shop.events.webhook.length, 0, 'onWebhook did not fire')
+  t.equal(shop.events.executed.length, 1, 'only the direct answer of the other purchase')
+
+  const refunded = { ...ancient, status: 'refunded', updated_on: now, event_type: 'purchase.refunded' }
+  t.equal((await deliverOwn(shop, refunded)).statusCode, 200)
+  t.match(shop.events.webhook, [{ purchaseId: 'old-purchase', eventType: 'purchase.refunded' }], 'a new event of an old purchase reaches onWebhook')
+  t.equal(shop.events.executed.length, 1, 'but its outcome, reported when it was new, is not reported again')
+  t.ok(logLines(shop).some((l) => l.purchaseId === 'old-purchase' && /created longer ago than its outcome marks live; no outcome reported$/.test(l.msg)))
+
+  const recent = { ...ancient, id: 'recent-purchase', created_on: now - 399 * day, updated_on: now - 399 * day }
+  t.equal((await deliverOwn(shop, recent)).statusCode, 200)
+  t.match(shop.events.executed.at(-1), { purchaseId: 'recent-purchase', source: 'webhook' }, 'within the lifetime, a delivery fires')
 })
 
 test('a hook that throws: 500, and the gateway\'s retry completes it exactly once', async (t) => {
