@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { request } from 'undici'
 import qorepay, { type QorePayApi, type QorePayOptions } from '../../lib/index.js'
 import { createSimulator, type Simulator } from '../../lib/simulator/index.js'
-import type { OutcomeEvent, ThreeDSRequiredEvent, WebhookEvent } from '../../lib/events.js'
+import type { AuthorizedEvent, ExecutedEvent, FailedEvent, ThreeDSRequiredEvent, WebhookEvent } from '../../lib/events.js'
 import type { Tap } from './tap.js'
 
 export const CREDENTIALS = { apiKey: 'test-api-key', s2sToken: 'test-s2s-token', brandId: 'brand-test' }
@@ -27,7 +27,7 @@ export interface Shop {
   sim: Simulator
   /** http://127.0.0.1:<port> */
   url: string
-  events: { executed: OutcomeEvent[], authorized: OutcomeEvent[], failed: OutcomeEvent[], threeDS: ThreeDSRequiredEvent[], webhook: WebhookEvent[] }
+  events: { executed: ExecutedEvent[], authorized: AuthorizedEvent[], failed: FailedEvent[], threeDS: ThreeDSRequiredEvent[], webhook: WebhookEvent[] }
   /** Every log line the host's logger wrote, raw. */
   logs: string[]
   /** The decorator: `app.qorepay`, or the scope's with `scope`. */

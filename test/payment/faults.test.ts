@@ -3,10 +3,13 @@ import { request } from 'undici'
 import { CARD, freePort, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
+import { firedExactly } from '../helpers/outcomes.js'
 
 const FAST = { timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 2 }
 
-function hooksFired (shop: Shop): number {
+/** Every outcome hook call, once the simulator's webhooks and callbacks have all arrived. */
+async function hooksFired (shop: Shop): Promise<number> {
+  await shop.sim.idle()
   return shop.events.executed.length + shop.events.authorized.length + shop.events.failed.length
 }
 
@@ -18,7 +21,7 @@ test('purchase create answers 500: 502 with a code, not retried, no card post', 
   t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /HTTP 500/ })
   t.equal(shop.sim.count('purchases.create'), 1, 'a create is not repeated once sent')
   t.equal(shop.sim.count('direct_post'), 0)
-  t.equal(hooksFired(shop), 0)
+  t.equal(await hooksFired(shop), 0)
 })
 
 test('bad credentials: the gateway 401 surfaces as a clear FST_QOREPAY_AUTH error', async (t) => {
@@ -56,6 +59,19 @@ test('the gateway unreachable: retried only because nothing was sent, then 502 F
   const res = await shop.post('/qorepay/payments', CARD)
   t.equal(res.statusCode, 502)
   t.match(res.body, { code: 'FST_QOREPAY_UNAVAILABLE', message: /ECONNREFUSED/ })
+  // The client's one debug line per try: a refused connection sent nothing, so the create is tried 1 + retries times.
+  const tries = shop.logs.map((l) => JSON.parse(l)).filter((l) => l.operation === 'purchases.create')
+  t.strictSame(tries.map((l) => l.error), ['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED'])
+})
+
+test('a purchase create reset once it may have been sent is not retried', async (t) => {
+  const shop = await startShop(t, { plugin: { ...FAST, retries: 2 } })
+  shop.sim.inject({ route: 'purchases.create', kind: 'reset' })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body, { code: 'FST_QOREPAY_UNAVAILABLE' })
+  t.equal(shop.sim.count('purchases.create'), 1, 'one create: the gateway may have made the first')
+  t.equal(shop.sim.count('direct_post'), 0)
 })
 
 test('purchase create hangs: 504 FST_QOREPAY_TIMEOUT', async (t) => {
@@ -74,8 +90,7 @@ test('card post reset after the gateway charged: looked up, never re-sent, execu
   t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
   t.equal(shop.sim.count('direct_post'), 1, 'never two card posts')
   t.equal(shop.sim.count('purchases.get'), 1)
-  t.equal(shop.events.executed.length, 1)
-  t.match(shop.events.executed[0], { source: 'direct', purchase: { status: 'paid' } })
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ source: 'direct', purchase: { status: 'paid' } }])
 })
 
 test('card post times out after a decline: looked up, 402 with the failure', async (t) => {
@@ -85,7 +100,7 @@ test('card post times out after a decline: looked up, 402 with the failure', asy
   t.equal(res.statusCode, 402)
   t.equal(res.body.status, 'error')
   t.equal(shop.sim.count('direct_post'), 1)
-  t.match(shop.events.failed, [{ error: { code: 'do_not_honour' } }])
+  await firedExactly(t, shop, 'onFailed', res.body.purchase_id, [{ source: 'direct', error: { code: 'do_not_honour' } }])
 })
 
 test('card post skipped by a hold: authorized through the lookup', async (t) => {
@@ -93,7 +108,7 @@ test('card post skipped by a hold: authorized through the lookup', async (t) => 
   shop.sim.inject({ route: 'direct_post', kind: 'status', status: 502, process: true })
   const res = await shop.post('/qorepay/payments', CARD)
   t.same(res.body, { status: 'authorized', purchase_id: res.body.purchase_id })
-  t.equal(shop.events.authorized.length, 1)
+  await firedExactly(t, shop, 'onAuthorized', res.body.purchase_id, [{ source: 'direct', authorization: 'hold' }])
 })
 
 test('card post lost and the gateway still undecided: 202 pending, no hook, no second post', async (t) => {
@@ -104,7 +119,7 @@ test('card post lost and the gateway still undecided: 202 pending, no hook, no s
   t.same(res.body, { status: 'pending', purchase_id: res.body.purchase_id })
   t.equal(shop.sim.count('direct_post'), 1)
   t.equal(shop.sim.count('purchases.get'), 2, 'lookupAttempts')
-  t.equal(hooksFired(shop), 0)
+  t.equal(await hooksFired(shop), 0)
 })
 
 test('lookup failing too: 202 pending, logged', async (t) => {
@@ -115,6 +130,20 @@ test('lookup failing too: 202 pending, logged', async (t) => {
   t.equal(res.statusCode, 202)
   t.ok(shop.logs.some((l) => l.includes('looking up purchase') && l.includes(res.body.purchase_id)))
   t.notOk(Object.values(shop.events).flat().some((e) => e.source === 'direct'), 'nothing reported from the direct path')
+})
+
+test('a lookup whose first read fails asks again: the second read decides, reported once', async (t) => {
+  // retries: 0, so one failed read is one failed lookup attempt, not a client retry.
+  const shop = await startShop(t, { plugin: { ...FAST, retries: 0 } })
+  shop.sim.inject({ route: 'direct_post', kind: 'reset' })
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 500, count: 1 })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 200)
+  t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
+  t.equal(shop.sim.count('purchases.get'), 2, 'the failed read, then the one that answered')
+  t.equal(shop.logs.filter((l) => l.includes(`looking up purchase ${res.body.purchase_id} failed`)).length, 1)
+  // The lookup, or the success callback that may come while it waits to ask again: once.
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ purchase: { status: 'paid' } }])
 })
 
 test('reads are retried on 5xx and 429 with Retry-After; writes are not', async (t) => {
@@ -186,7 +215,7 @@ test('store down: 503 with a code on each route, nothing lost, the flow complete
   store.down = false
   const back = await postTermUrl(termUrl, body)
   t.match(back.location, /^https:\/\/shop\.example\/paid/)
-  t.equal(shop.events.executed.filter((e) => e.purchaseId === res.body.purchase_id).length, 1)
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ source: '3ds' }])
 })
 
 test('a hook that throws is logged with the purchase id; the payer still gets the right answer', async (t) => {
@@ -240,9 +269,10 @@ test('app.close() waits for an in-flight payment and closes the pools', async (t
   const closing = shop.app.close()
   const res = await pending
   t.equal(res.statusCode, 200)
-  t.equal((await res.body.json() as { status: string }).status, 'executed')
+  const answer = await res.body.json() as { status: string, purchase_id: string }
+  t.equal(answer.status, 'executed')
   // The simulator's webhook connections to the shop would otherwise hold it open for its keep-alive time.
   await shop.sim.close()
   await closing
-  t.equal(shop.events.executed.filter((e) => e.source === 'direct').length, 1)
+  await firedExactly(t, shop, 'onExecuted', answer.purchase_id, [{ source: 'direct' }])
 })

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { CARD, PURCHASE, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
+import { firedExactly } from '../helpers/outcomes.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import type { FastifyRequest } from 'fastify'
 import { MemoryStore, type OutcomeEvent, type PurchaseInput } from '../../lib/index.js'
@@ -40,10 +41,10 @@ test('a saved card pays a new purchase: executed, the hook once with source save
   t.equal(charged.success_redirect, null, 'no payer to send anywhere')
   t.equal(shop.sim.count('purchases.charge'), 1)
 
-  await shop.sim.idle()
-  t.equal(shop.events.executed.length, 1, 'once, though the webhook and the success callback came too')
-  t.match(shop.events.executed[0], { purchaseId: result.purchaseId, status: 'executed', source: 'saved_card', reference: 'order-43', purchase: { status: 'paid' } })
-  t.notOk('recurringToken' in shop.events.executed[0], 'the new purchase is no token itself')
+  // Once, though the webhook and the success callback came too.
+  const [event] = await firedExactly(t, shop, 'onExecuted', result.purchaseId, [{ purchaseId: result.purchaseId, status: 'executed', source: 'saved_card', reference: 'order-43', purchase: { status: 'paid' } }])
+  t.equal(shop.events.executed.length, 1, 'no other purchase reported')
+  t.notOk('recurringToken' in event, 'the new purchase is no token itself')
   t.same(requests, [undefined], 'no request carries it')
 })
 
@@ -64,7 +65,7 @@ test('a declined charge: the error with the bank\'s code and the plugin\'s own t
   shop.sim.declineCharges = 'insufficient_funds'
   const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
   t.same(result, { status: 'error', purchaseId: result.purchaseId, code: 'insufficient_funds', message: 'The card has insufficient funds.' })
-  t.match(shop.events.failed, [{ purchaseId: result.purchaseId, source: 'saved_card', error: { code: 'insufficient_funds' } }])
+  await firedExactly(t, shop, 'onFailed', result.purchaseId, [{ purchaseId: result.purchaseId, source: 'saved_card', error: { code: 'insufficient_funds' } }])
   t.equal(shop.sim.count('purchases.charge'), 1)
 })
 
@@ -86,7 +87,7 @@ test('an unknown outcome is looked up, never charged again', async (t) => {
     const result = await shop.app.qorepay.payWithSavedCard(REFILL, token)
     t.same(result, { status: 'executed', purchaseId: result.purchaseId })
     // Reported once, by the lookup or by the success callback that may come first.
-    t.equal(shop.events.executed.filter((e) => e.purchaseId === result.purchaseId).length, 1)
+    await firedExactly(t, shop, 'onExecuted', result.purchaseId, 1)
     t.ok(shop.logs.some((line) => line.includes('has an unknown outcome; looking it up')))
   })
 
@@ -108,8 +109,7 @@ test('an unknown outcome is looked up, never charged again', async (t) => {
     t.same(result, { status: 'pending', purchaseId: result.purchaseId })
     t.equal(shop.sim.purchases.get(result.purchaseId)?.status, 'pending_charge')
     shop.sim.completePending(result.purchaseId)
-    await shop.sim.idle()
-    t.match(shop.events.executed.filter((e) => e.purchaseId === result.purchaseId), [{ source: 'webhook' }])
+    await firedExactly(t, shop, 'onExecuted', result.purchaseId, [{ source: 'webhook' }])
   })
 })
 

@@ -5,6 +5,7 @@ import { MemoryStore } from '../../lib/stores/memory.js'
 import type { ExecutedEvent, FailedEvent } from '../../lib/events.js'
 import { CARD, PURCHASE } from '../helpers/shop.js'
 import { startReceiver } from '../helpers/simulator.js'
+import { firedExactly } from '../helpers/outcomes.js'
 import { QUEUE, counting, logLines, lookupsAt, reconcilingShop, recordKey, sweepUntil, until } from '../helpers/reconcile.js'
 
 const THREE_DS = { ...CARD, card_number: TEST_CARDS.threeDSPost }
@@ -22,10 +23,8 @@ test('a payer who never returns from the bank, which approves, with no webhook: 
   t.same(await shop.app.qorepay.reconcile(), { checked: 0, reported: 0, pending: 0 })
   t.equal(lookupsAt(shop.sim).get(id), lookups, 'no lookup once reported')
 
-  t.equal(shop.events.executed.length, 1)
+  const [event] = await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, status: 'executed', source: 'reconcile', eventId: `${id}:executed`, reference: 'order-42', maskedPan: '555555******4444' }])
   t.equal(shop.events.failed.length + shop.events.authorized.length, 0)
-  const event = shop.events.executed[0] as ExecutedEvent
-  t.match(event, { purchaseId: id, status: 'executed', source: 'reconcile', eventId: `${id}:executed`, reference: 'order-42', maskedPan: '555555******4444' })
   t.equal(event.purchase?.status, 'paid', 'the event carries the Purchase')
   t.equal(shop.sim.deliveries.filter((d) => d.url.startsWith(shop.url)).length, 0, 'nothing reached the shop but the lookups')
 })
@@ -46,8 +45,7 @@ test('a card post whose answer is lost, still undecided at the lookup (202), dec
   const later = await sweepUntil(shop.app, (s) => s.reported > 0, 'the report')
   t.same(later, { checked: 1, reported: 1, pending: 0 })
   t.same(await shop.app.qorepay.reconcile(), { checked: 0, reported: 0, pending: 0 })
-  t.equal(shop.events.executed.length, 1)
-  t.match(shop.events.executed[0], { purchaseId: id, source: 'reconcile', eventId: `${id}:executed` })
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, source: 'reconcile', eventId: `${id}:executed` }])
   t.equal(lookupsAt(shop.sim).get(id), 1 + 2, 'one lookup by the card post, one per due time')
 })
 
@@ -67,7 +65,7 @@ test('onExecuted throwing once, no webhook: run again by the sweeper with the sa
   t.same(await sweepUntil(shop.app, (s) => s.reported > 0, 'the second run'), { checked: 1, reported: 1, pending: 0 })
   t.same(await shop.app.qorepay.reconcile(), { checked: 0, reported: 0, pending: 0 }, 'done: no longer tracked')
   t.equal(runs.length, 2)
-  t.match(runs.map((e) => [e.source, e.eventId]), [['direct', `${res.body.purchase_id}:executed`], ['reconcile', `${res.body.purchase_id}:executed`]])
+  t.strictSame(runs.map((e) => [e.source, e.eventId]), [['direct', `${res.body.purchase_id}:executed`], ['reconcile', `${res.body.purchase_id}:executed`]])
 })
 
 test('a purchase the gateway never decides: looked up once per step of the schedule, then dropped with one error line', async (t) => {
@@ -149,7 +147,7 @@ test('a saved-card payment left pending_charge by a slow acquirer, no webhook: r
   t.same(await sweepUntil(shop.app, (s) => s.checked > 0, 'a lookup'), { checked: 1, reported: 0, pending: 1 }, 'pending_charge: undecided')
   shop.sim.completePending(result.purchaseId)
   t.same(await sweepUntil(shop.app, (s) => s.reported > 0, 'the report'), { checked: 1, reported: 1, pending: 0 })
-  t.match(shop.events.executed.filter((e) => e.purchaseId === result.purchaseId), [{ source: 'reconcile', reference: 'order-43', eventId: `${result.purchaseId}:executed` }])
+  await firedExactly(t, shop, 'onExecuted', result.purchaseId, [{ source: 'reconcile', reference: 'order-43', eventId: `${result.purchaseId}:executed` }])
 })
 
 test('reconcile: false: nothing tracked, no sweeps, no lookups', async (t) => {
@@ -251,7 +249,7 @@ test('the store failing when the card post\'s outcome is reported: the payer get
   t.equal(shop.events.executed.length, 0)
   store.fail.claim = false
   t.same(await sweepUntil(shop.app, (s) => s.reported > 0, 'the report'), { checked: 1, reported: 1, pending: 0 })
-  t.match(shop.events.executed, [{ purchaseId: res.body.purchase_id, source: 'reconcile' }])
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, source: 'reconcile' }])
 })
 
 test('onClose stops the timer: no sweep after it', async (t) => {

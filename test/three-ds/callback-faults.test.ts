@@ -3,10 +3,13 @@ import { CARD, freePort, passAcs, postTermUrl, startShop, type Shop } from '../h
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { sessionKey, type ThreeDSSession } from '../../lib/three-ds/session.js'
+import { firedExactly } from '../helpers/outcomes.js'
 
 const FAST = { timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 2 }
 
-function hooksFired (shop: Shop): number {
+/** Every outcome hook call, once the simulator's webhooks and callbacks have all arrived. */
+async function hooksFired (shop: Shop): Promise<number> {
+  await shop.sim.idle()
   return shop.events.executed.length + shop.events.authorized.length + shop.events.failed.length
 }
 
@@ -18,7 +21,7 @@ test('3DS callback fails before processing: looked up, still pending, failure pa
   const back = await postTermUrl(termUrl, body)
   t.equal(back.location, `https://shop.example/failed?purchase_id=${res.body.purchase_id}`)
   t.equal(shop.sim.count('callback'), 1)
-  t.equal(hooksFired(shop), 0)
+  t.equal(await hooksFired(shop), 0)
 })
 
 test('3DS callback reset after the bank approved: looked up, success page, executed once', async (t) => {
@@ -30,7 +33,7 @@ test('3DS callback reset after the bank approved: looked up, success page, execu
   t.match(back.location, /^https:\/\/shop\.example\/paid/)
   t.equal(shop.sim.count('callback'), 1, 'the callback is never re-sent')
   // The TermUrl's lookup and the gateway's success_callback race to report it; once.
-  t.match(shop.events.executed, [{ purchaseId: res.body.purchase_id, purchase: { status: 'paid' } }])
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, purchase: { status: 'paid' } }])
 })
 
 test('3DS callback host unreachable: nothing sent, the session is kept, the retry completes', async (t) => {
@@ -50,7 +53,7 @@ test('3DS callback host unreachable: nothing sent, the session is kept, the retr
   await store.set(key, session, 60_000)
   const back = await postTermUrl(termUrl, body)
   t.match(back.location, /^https:\/\/shop\.example\/paid/)
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ source: '3ds' }])
 })
 
 test('3DS callback refused (a 4xx without a status): 502 with its code, no lookup, the session stays taken', async (t) => {
@@ -65,5 +68,5 @@ test('3DS callback refused (a 4xx without a status): 502 with its code, no looku
   const replay = await postTermUrl(termUrl, body)
   t.equal(replay.location, 'https://shop.example/failed', 'it was sent: never sent again')
   t.equal(shop.sim.count('callback'), 1)
-  t.equal(hooksFired(shop), 0)
+  t.equal(await hooksFired(shop), 0)
 })

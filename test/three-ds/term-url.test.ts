@@ -4,6 +4,7 @@ import { CARD, passAcs, postTermUrl, startShop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { sessionKey } from '../../lib/three-ds/session.js'
+import { firedExactly } from '../helpers/outcomes.js'
 
 test('3DS with POST: redirect page, ACS approve, TermUrl completes and redirects to success', async (t) => {
   const shop = await startShop(t)
@@ -33,8 +34,8 @@ test('3DS with POST: redirect page, ACS approve, TermUrl completes and redirects
   const back = await postTermUrl(termUrl, body)
   t.equal(back.statusCode, 303)
   t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${res.body.purchase_id}`)
-  t.equal(shop.events.executed.length, 1)
-  t.match(shop.events.executed[0], { purchaseId: res.body.purchase_id, source: '3ds', maskedPan: '555555******4444' })
+  // The gateway's success callback and webhook come too: still once.
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, source: '3ds', maskedPan: '555555******4444' }])
   t.equal(shop.sim.purchases.get(res.body.purchase_id)?.status, 'paid')
 
   t.test('the TermUrl is single use: a replay goes to the failure page without a gateway call', async (t) => {
@@ -43,7 +44,7 @@ test('3DS with POST: redirect page, ACS approve, TermUrl completes and redirects
     t.equal(replay.statusCode, 303)
     t.equal(replay.location, 'https://shop.example/failed')
     t.equal(shop.sim.count('callback'), calls)
-    t.equal(shop.events.executed.length, 1)
+    await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, 1)
   })
   t.test('the redirect page is gone once used', async (t) => {
     const again = await shop.get(`/qorepay/3ds/${token}`)
@@ -60,7 +61,7 @@ test('3DS fail at the bank: failure redirect and onFailed', async (t) => {
   const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'fail')
   const back = await postTermUrl(termUrl, body)
   t.equal(back.location, `https://shop.example/failed?purchase_id=${res.body.purchase_id}`)
-  t.match(shop.events.failed, [{ purchaseId: res.body.purchase_id, source: '3ds', status: 'error', error: { code: '3ds_failed' } }])
+  await firedExactly(t, shop, 'onFailed', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, source: '3ds', status: 'error', error: { code: '3ds_failed' } }])
 })
 
 test('3DS with a wrong CVC fails at the callback step', async (t) => {
@@ -69,7 +70,7 @@ test('3DS with a wrong CVC fails at the callback step', async (t) => {
   const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
   const back = await postTermUrl(termUrl, body)
   t.match(back.location, /^https:\/\/shop\.example\/failed\?purchase_id=/)
-  t.match(shop.events.failed, [{ error: { code: 'incorrect_cvc' } }])
+  await firedExactly(t, shop, 'onFailed', res.body.purchase_id, [{ source: '3ds', error: { code: 'incorrect_cvc' } }])
 })
 
 test('3DS with GET and an empty MD: the fields travel in the query, MD posted back empty', async (t) => {
@@ -86,7 +87,7 @@ test('3DS with GET and an empty MD: the fields travel in the query, MD posted ba
   const callback = shop.sim.requests.find((r) => r.route === 'callback')!
   t.equal(callback.headers.authorization, undefined, 'no auth header on the callback')
   t.equal(new URLSearchParams(callback.body).get('MD'), '')
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ source: '3ds' }])
 })
 
 test('concurrent TermUrl posts complete the payment once', async (t) => {
@@ -96,7 +97,7 @@ test('concurrent TermUrl posts complete the payment once', async (t) => {
   const answers = await Promise.all(Array.from({ length: 5 }, () => postTermUrl(termUrl, body)))
   t.equal(answers.filter((a) => a.location?.startsWith('https://shop.example/paid')).length, 1)
   t.equal(shop.sim.count('callback'), 1)
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ source: '3ds' }])
 })
 
 test('an expired session: clear page, and the TermUrl goes to the failure page without a gateway call', async (t) => {
@@ -170,7 +171,7 @@ test('odd but possible 3DS answers of the gateway', async (t) => {
     shop.sim.inject({ route: 'callback', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'again', MD: '', URL: 'http://127.0.0.1:1/', callback_url: 'http://127.0.0.1:1/' } })
     const back = await postTermUrl(termUrl, body)
     t.match(back.location, /failed\?purchase_id=/)
-    t.match(shop.events.failed.at(-1), { purchaseId: res.body.purchase_id, error: { code: '3ds_failed' } })
+    await firedExactly(t, shop, 'onFailed', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, error: { code: '3ds_failed' } }])
   })
 })
 

@@ -1,14 +1,10 @@
 import { test } from 'tap'
 import { CARD, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
 import { UNREADABLE_ANSWERS } from '../helpers/unreadable-answers.js'
+import { firedExactly } from '../helpers/outcomes.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 
 const LOOKUPS = 2
-
-function eventsOf (shop: Shop, purchaseId: string): Record<'executed' | 'authorized' | 'failed', number> {
-  const count = (events: Array<{ purchaseId: string }>) => events.filter((e) => e.purchaseId === purchaseId).length
-  return { executed: count(shop.events.executed), authorized: count(shop.events.authorized), failed: count(shop.events.failed) }
-}
 
 /** A 3DS payment to the TermUrl, whose callback answer is replaced by `body` (processed by the gateway or not). */
 async function returnWithAnswer (shop: Shop, choice: 'approve' | 'fail', body: unknown, processed: boolean) {
@@ -33,14 +29,17 @@ test('a 3DS callback answered 2xx with nothing readable: looked up, redirected a
       t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${purchaseId}`)
       t.equal(replay.location, 'https://shop.example/failed', 'the replay gets no second callback')
       t.equal(callbacks, 1, 'one callback')
-      t.same(eventsOf(shop, purchaseId), { executed: 1, authorized: 0, failed: 0 })
+      await firedExactly(t, shop, 'onExecuted', purchaseId, 1)
+      await firedExactly(t, shop, 'onAuthorized', purchaseId, 0)
+      await firedExactly(t, shop, 'onFailed', purchaseId, 0)
     })
     t.test(`${name}, the bank refused: the failure page from the lookup`, async (t) => {
       const { purchaseId, back, callbacks } = await returnWithAnswer(shop, 'fail', body, true)
       t.equal(back.location, `https://shop.example/failed?purchase_id=${purchaseId}`)
       t.equal(callbacks, 1, 'one callback')
-      t.same(eventsOf(shop, purchaseId), { executed: 0, authorized: 0, failed: 1 })
-      t.match(shop.events.failed.find((e) => e.purchaseId === purchaseId), { source: '3ds', error: { code: '3ds_failed' } })
+      await firedExactly(t, shop, 'onExecuted', purchaseId, 0)
+      await firedExactly(t, shop, 'onAuthorized', purchaseId, 0)
+      await firedExactly(t, shop, 'onFailed', purchaseId, [{ source: '3ds', error: { code: '3ds_failed' } }])
     })
     t.test(`${name}, the gateway still undecided: never the success page, no hook, the session not put back`, async (t) => {
       const lookups = shop.sim.count('purchases.get')
@@ -50,7 +49,9 @@ test('a 3DS callback answered 2xx with nothing readable: looked up, redirected a
       t.equal(replay.location, 'https://shop.example/failed')
       t.equal(callbacks, 1, 'one callback, the replay included')
       t.equal(shop.sim.count('purchases.get') - lookups, LOOKUPS, 'every lookup attempt')
-      t.same(eventsOf(shop, purchaseId), { executed: 0, authorized: 0, failed: 0 })
+      await firedExactly(t, shop, 'onExecuted', purchaseId, 0)
+      await firedExactly(t, shop, 'onAuthorized', purchaseId, 0)
+      await firedExactly(t, shop, 'onFailed', purchaseId, 0)
       t.equal(shop.sim.purchases.get(purchaseId)?.status, 'pending_execute')
     })
   }

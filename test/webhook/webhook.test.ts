@@ -12,6 +12,7 @@ import type { OutcomeEvent, WebhookEvent } from '../../lib/events.js'
 import { MARK_TIMES } from '../../lib/outcome/mark-times.js'
 import { CARD, CREDENTIALS, PURCHASE, startShop, passAcs, postTermUrl, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
+import { firedExactly } from '../helpers/outcomes.js'
 
 // A key pair of our own, for bodies the simulator would never send (a failure after paid, another brand...).
 const OWN = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -100,8 +101,7 @@ test('abandoned 3DS: the bank approves, the webhook reports it exactly once', as
   const id = await abandoned(shop)
 
   t.same(statuses(shop.sim), [200, 200], 'pending_execute and paid, both accepted at once')
-  t.equal(shop.events.executed.length, 1)
-  t.match(shop.events.executed[0], { purchaseId: id, status: 'executed', source: 'webhook', reference: 'order-42', purchase: { id, status: 'paid' } })
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, status: 'executed', source: 'webhook', reference: 'order-42', purchase: { id, status: 'paid' } }])
   t.notOk('event_type' in shop.events.executed[0].purchase!, 'the purchase as the gateway describes it, without the envelope field')
   t.same(shop.events.webhook.map((e) => [e.eventType, e.status, e.source, e.purchaseId]), [
     ['purchase.pending_execute', 'pending_execute', 'webhook', id],
@@ -115,7 +115,7 @@ test('abandoned 3DS: the bank approves, the webhook reports it exactly once', as
     const { termUrl, body } = await passAcs(shop, threeDS.redirectUrl, 'approve')
     const back = await postTermUrl(termUrl, body)
     t.match(back.location, /^https:\/\/shop\.example\/paid/)
-    t.equal(shop.events.executed.length, 1)
+    await firedExactly(t, shop, 'onExecuted', id, 1)
   })
 
   t.test('a replay of a delivery answers 200 and fires nothing', async (t) => {
@@ -124,7 +124,7 @@ test('abandoned 3DS: the bank approves, the webhook reports it exactly once', as
     t.equal(again.statusCode, 200)
     t.same(again.json, { ok: true })
     t.equal(shop.events.webhook.length, 2)
-    t.equal(shop.events.executed.length, 1)
+    await firedExactly(t, shop, 'onExecuted', id, 1)
   })
 })
 
@@ -132,19 +132,17 @@ test('abandoned 3DS and the bank refuses: onFailed from the webhook, with the ga
   const shop = await webhookShop(t)
   shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
   const id = await abandoned(shop, 'fail')
-  t.equal(shop.events.failed.length, 1)
-  t.match(shop.events.failed[0], { purchaseId: id, status: 'error', source: 'webhook', error: { code: '3ds_failed' } })
-  t.equal(shop.events.executed.length, 0)
+  await firedExactly(t, shop, 'onFailed', id, [{ purchaseId: id, status: 'error', source: 'webhook', error: { code: '3ds_failed' } }])
+  await firedExactly(t, shop, 'onExecuted', id, 0)
 })
 
 test('executed by the direct answer: the webhook\'s purchase.paid fires onWebhook only', async (t) => {
   const shop = await webhookShop(t)
   const id = await paid(shop)
-  t.match(shop.events.executed, [{ purchaseId: id, source: 'direct' }])
   shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
   await shop.sim.emit(id, 'purchase.paid')
   t.same(statuses(shop.sim), [200])
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, source: 'direct' }])
   t.match(shop.events.webhook, [{ purchaseId: id, eventType: 'purchase.paid', source: 'webhook' }])
 })
 
@@ -153,7 +151,7 @@ test('duplicate delivery mode: every event fires onWebhook once, the outcome onc
   shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
   shop.sim.deliveryMode.duplicate = true
   const id = await abandoned(shop)
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', id, [{ source: 'webhook' }])
   t.equal(shop.events.webhook.filter((e) => e.eventType === 'purchase.paid').length, 1)
   t.equal(shop.events.webhook.filter((e) => e.eventType === 'purchase.pending_execute').length, 1)
   const final = new Map<string, number>()
@@ -172,9 +170,9 @@ test('concurrent identical deliveries: the second waits (503 + Retry-After) whil
   })
   shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
   shop.sim.deliveryMode.duplicate = true
-  await abandoned(shop)
+  const id = await abandoned(shop)
   t.equal(webhooks.filter((e) => e.eventType === 'purchase.paid').length, 1)
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', id, [{ source: 'webhook' }])
   t.ok(statuses(shop.sim).includes(503), 'a concurrent copy was told to come back')
   t.equal(statuses(shop.sim).filter((s) => s === 200).length, 4, 'every copy ends in a 200')
 
@@ -222,9 +220,22 @@ test('out of order: a failure reported after the payment was executed fires noth
   const failure = { ...snapshot(shop.sim, id), status: 'error', reference: null, event_type: 'purchase.payment_failure' }
   const res = await deliverOwn(shop, failure)
   t.equal(res.statusCode, 200)
-  t.equal(shop.events.failed.length, 0)
-  t.equal(shop.events.executed.length, 1)
-  t.match(shop.events.webhook, [{ purchaseId: id, eventType: 'purchase.payment_failure', status: 'error' }], 'onWebhook still sees the event')
+  await firedExactly(t, shop, 'onFailed', id, 0)
+  await firedExactly(t, shop, 'onExecuted', id, [{ source: 'direct' }])
+  t.strictSame(shop.events.webhook.map((e) => [e.purchaseId, e.eventType, e.status]), [[id, 'purchase.payment_failure', 'error']], 'onWebhook still sees the event')
+})
+
+test('out of order: a failure reported after the purchase was authorized fires nothing', async (t) => {
+  const shop = await webhookShop(t, { plugin: { purchase: async () => ({ ...PURCHASE, skip_capture: true, success_callback: `${shop.url}/sink` }) } })
+  const id = await paid(shop)
+  t.equal(shop.sim.purchases.get(id)?.status, 'hold')
+  const failure = { ...snapshot(shop.sim, id), status: 'error', event_type: 'purchase.payment_failure' }
+  const res = await deliverOwn(shop, failure)
+  t.equal(res.statusCode, 200)
+  t.same(res.json, { ok: true })
+  await firedExactly(t, shop, 'onFailed', id, 0)
+  await firedExactly(t, shop, 'onAuthorized', id, [{ source: 'direct', authorization: 'hold' }])
+  t.strictSame(shop.events.webhook.map((e) => [e.purchaseId, e.eventType, e.status]), [[id, 'purchase.payment_failure', 'error']], 'onWebhook still sees the event')
 })
 
 test('out of order from the simulator: captured before hold reports executed, the late hold is stale', async (t) => {
@@ -240,9 +251,8 @@ test('out of order from the simulator: captured before hold reports executed, th
   await shop.sim.idle()
   t.same(shop.sim.deliveries.filter((d) => d.kind === 'webhook').map((d) => d.eventType), ['purchase.captured', 'purchase.hold', 'purchase.pending_execute'])
   t.same(statuses(shop.sim), [200, 200, 200])
-  t.match(shop.events.executed, [{ purchaseId: id, source: 'webhook' }])
-  t.equal(shop.events.executed.length, 1)
-  t.equal(shop.events.authorized.length, 0, 'authorized after executed is stale')
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, source: 'webhook' }])
+  await firedExactly(t, shop, 'onAuthorized', id, 0, 'authorized after executed is stale')
 })
 
 test('forward by what is known: onExecuted throws, a signed late payment_failure fires nothing, and onExecuted completes on the retry', async (t) => {
@@ -375,7 +385,7 @@ test('signatures: tampered, wrong key, missing, malformed: 401 and nothing happe
   t.match(warnings[0], { source: 'webhook', problem: 'mismatch', bytes: Buffer.byteLength(body) + 1, msg: 'qorepay: webhook refused: mismatch X-Signature' })
   t.notOk(lines.some((l) => JSON.stringify(l).includes('secret-reference-7f3')), 'the body is never logged')
   t.equal(shop.events.webhook.length, 0)
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', id, [{ source: 'direct' }])
 
   t.test('a webhook signed by a key the shop does not have', async (t) => {
     sim.addWebhook({ url, newKey: true })
@@ -447,7 +457,7 @@ test('signed but not a Purchase or Payment: 400 naming the field, a warning, not
   }
   t.notOk(logLines(shop).some((l) => /pending_whatever|<html>|10\.00/.test(JSON.stringify(l))), 'no value of the body is logged')
   t.equal(shop.events.webhook.length, 0, 'onWebhook never saw a body it could not read')
-  t.equal(shop.events.executed.length, 1, 'the direct answer only')
+  await firedExactly(t, shop, 'onExecuted', id, [{ source: 'direct' }], 'the direct answer only')
 
   // The callback route reads the same way.
   shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { toJSON: () => OWN_PEM } })
@@ -490,21 +500,21 @@ test('success_callback: verified with the company key, fetched once, refetched o
   const shop = await webhookShop(t, { callback: 'plugin' })
   const first = await abandoned(shop)
   t.same(statuses(shop.sim, 'success_callback'), [200])
-  t.match(shop.events.executed, [{ purchaseId: first, source: 'callback' }])
+  await firedExactly(t, shop, 'onExecuted', first, [{ purchaseId: first, source: 'callback' }])
   t.match(shop.events.webhook, [{ purchaseId: first, source: 'callback', eventType: 'purchase.paid', status: 'paid' }])
   t.equal(shop.sim.count('public_key'), 1)
 
-  await paid(shop)
+  const second = await paid(shop)
   await shop.sim.idle()
   t.same(statuses(shop.sim, 'success_callback'), [200, 200])
   t.equal(shop.sim.count('public_key'), 1, 'the key is cached')
-  t.equal(shop.events.executed.length, 2)
+  await firedExactly(t, shop, 'onExecuted', second, [{ source: 'direct' }])
 
   shop.sim.rotateCompanyKey()
   const third = await abandoned(shop)
   t.same(statuses(shop.sim, 'success_callback'), [200, 200, 200])
   t.equal(shop.sim.count('public_key'), 2, 'fetched again once after the rotation')
-  t.match(shop.events.executed.at(-1), { purchaseId: third, source: 'callback' })
+  await firedExactly(t, shop, 'onExecuted', third, [{ purchaseId: third, source: 'callback' }])
 
   t.test('a forged callback: 401, and no further fetch within the interval', async (t) => {
     const body = JSON.stringify(snapshot(shop.sim, third))
@@ -542,7 +552,7 @@ test('without webhookPublicKey: no webhook route, a log line says why, the callb
   const line = logLines(shop).find((l) => /webhook is not registered/.test(l.msg))
   t.match(line, { level: 40, plugin: 'fastify-qorepay', msg: `qorepay: POST ${shop.url}/qorepay/webhook is not registered because webhookPublicKey is not set; outcomes of payers who leave the 3-D Secure page are then learnt only through the success callback` })
   const id = await abandoned(shop)
-  t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, source: 'callback' }])
 })
 
 test('a bad webhookPublicKey fails registration naming the option', async (t) => {
@@ -580,7 +590,7 @@ test('a host with its own JSON parser and formbody: the webhook still sees raw b
   shop.sim.addWebhook({ url: `${shop.url}/qorepay/webhook` })
   const id = await abandoned(shop)
   t.same(statuses(shop.sim), [200, 200])
-  t.match(shop.events.executed, [{ purchaseId: id, source: 'webhook' }])
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, source: 'webhook' }])
   t.notOk('hostParsed' in shop.events.webhook[0].body)
   t.same((await shop.post('/host/json', { a: 1 })).body, { hostParsed: true, a: 1 })
   t.same((await shop.post('/host/form', 'b=2')).body, { b: '2' })
@@ -652,12 +662,12 @@ test('callbacks without event_type are purchase.paid; the same bytes on both rou
   const bare = await deliverOwn(shop, purchase, '/qorepay/callback')
   t.equal(bare.statusCode, 200)
   t.match(shop.events.webhook.at(-1), { purchaseId: id, source: 'callback', eventType: 'purchase.paid', status: 'paid' })
-  t.match(shop.events.executed, [{ purchaseId: id, source: 'callback' }])
+  await firedExactly(t, shop, 'onExecuted', id, [{ purchaseId: id, source: 'callback' }])
 
   const event = { ...purchase, event_type: 'purchase.paid' }
   t.equal((await deliverOwn(shop, event, '/qorepay/callback')).statusCode, 200)
   t.equal((await deliverOwn(shop, event, '/qorepay/webhook')).statusCode, 200)
   t.same(shop.events.webhook.slice(-2).map((e) => e.source), ['callback', 'webhook'])
-  t.equal(shop.events.executed.length, 1)
+  await firedExactly(t, shop, 'onExecuted', id, [{ source: 'callback' }])
   t.equal(shop.sim.count('public_key'), 1)
 })
