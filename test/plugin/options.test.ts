@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import qorepay from '../../lib/index.js'
 import { resolveOptions } from '../../lib/options.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
+import type { Tap } from '../helpers/tap.js'
 
 /** Registers the plugin and boots the app: the plugin's option errors surface here. */
 async function boot (app: ReturnType<typeof Fastify>, options: unknown): Promise<void> {
@@ -93,7 +94,20 @@ test('a credential never appears in a config error', async (t) => {
   t.notMatch((err as Error).message, '98765')
 })
 
+/** Every MemoryStore closed while the test runs, in order. */
+function watchCloses (t: Tap): MemoryStore[] {
+  const closed: MemoryStore[] = []
+  const close = MemoryStore.prototype.close
+  MemoryStore.prototype.close = function (this: MemoryStore) {
+    closed.push(this)
+    close.call(this)
+  }
+  t.teardown(() => { MemoryStore.prototype.close = close })
+  return closed
+}
+
 test('a custom store is used and not closed; the default store is closed with the app', async (t) => {
+  const closed = watchCloses(t)
   const store = new MemoryStore()
   t.teardown(() => store.close())
   const app = Fastify()
@@ -102,6 +116,15 @@ test('a custom store is used and not closed; the default store is closed with th
   await app.close()
   await store.set('still', 'open', 1000)
   t.equal(await store.get('still'), 'open')
+  t.equal(closed.length, 0, 'the host\'s store is the host\'s to close')
+
+  const own = Fastify()
+  await own.register(qorepay, VALID)
+  await own.ready()
+  t.equal(closed.length, 0, 'open while the app runs')
+  await own.close()
+  t.equal(closed.length, 1, 'the store the plugin made is closed by app.close()')
+  t.not(closed[0], store)
 })
 
 test('a store without the due-queue is usable with reconcile: false', async (t) => {
