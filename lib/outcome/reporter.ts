@@ -125,6 +125,8 @@ export class OutcomeReporter {
         isStale: async () => {
           for (const later of LATER[status]) {
             if (await store.get(knownKey(purchaseId, later)) !== undefined) return true
+            // A store written before known marks existed has only the hook's mark of what was learnt.
+            if (await store.get(markerKey(purchaseId, later)) !== undefined) return true
           }
           return false
         }

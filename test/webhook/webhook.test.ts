@@ -284,6 +284,19 @@ test('forward by what is known: onExecuted throws, a signed late payment_failure
   t.equal(shop.events.failed.length, 0, 'nor on a replay of the failure')
 })
 
+test('a store written before known marks: an outcome mark alone still makes a late failure stale', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const shop = await webhookShop(t, { plugin: { store, reconcile: false } })
+  const id = await abandoned(shop)
+  // What an older version left of an executed purchase: its done mark, no known mark.
+  await store.set(`outcome:${id}:executed`, { state: 'done', at: Date.now() }, 3600_000)
+  const failure = { ...snapshot(shop.sim, id), status: 'error', event_type: 'purchase.payment_failure' }
+  t.equal((await deliverOwn(shop, failure)).statusCode, 200)
+  t.equal(shop.events.failed.length, 0, 'stale')
+  t.equal(shop.events.executed.length, 0)
+})
+
 test('a replay after the marks\' lifetime fires nothing: the delivery is older than any mark could be', async (t) => {
   const store = new MemoryStore()
   t.teardown(() => store.close())
