@@ -90,6 +90,17 @@ export interface QorePayOptions extends Static<typeof QorePayOptionsSchema>, Hos
 export interface ResolvedOptions extends Static<typeof ResolvedOptionsSchema>, HostParts {}
 
 const HOOKS = ['onExecuted', 'onAuthorized', 'onFailed', 'on3DSRequired', 'onWebhook'] as const
+/**
+ * Every name `register` accepts: ours, and what Fastify itself reads from a
+ * plugin's options and leaves in them (`prefix` is ours too). A name outside
+ * it is a typo that would otherwise be ignored: a shop never told it was paid.
+ */
+const KNOWN_OPTIONS: readonly string[] = [...new Set([
+  ...Object.keys(QorePayOptionsSchema.properties), 'pendingRedirect',
+  'purchase', 'store', ...HOOKS,
+  'logLevel', 'logSerializers'
+])]
+const NESTED_OPTIONS = { timeouts: Object.keys(Timeouts.properties), reconcile: Object.keys(ReconcileSchema.properties) } as const
 const URL_OPTIONS = ['publicUrl', 'successRedirect', 'failureRedirect', 'baseUrl'] as const
 const STORE_METHODS = ['get', 'set', 'claim', 'take', 'delete'] as const
 
@@ -100,6 +111,11 @@ const STORE_METHODS = ['get', 'set', 'claim', 'take', 'delete'] as const
 export function resolveOptions (raw: unknown): ResolvedOptions {
   if (raw === null || typeof raw !== 'object') throw new QorePayConfigError('options: expected an object')
   const opts = raw as Record<string, unknown>
+  checkNames(opts, KNOWN_OPTIONS, '')
+  for (const [parent, names] of Object.entries(NESTED_OPTIONS)) {
+    const nested = opts[parent]
+    if (typeof nested === 'object' && nested !== null && !Array.isArray(nested)) checkNames(nested as Record<string, unknown>, names, `${parent}.`)
+  }
 
   // Checked on its own first, so that a bad field is named (reconcile.interval), not the union.
   const reconcileProblem = typeof opts.reconcile === 'object' && opts.reconcile !== null ? Value.Errors(ReconcileInput, opts.reconcile).First() : undefined
@@ -107,12 +123,17 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
   if (problem !== undefined) {
     const name = problem.path.slice(1).replaceAll('/', '.')
     const found = problem.value === undefined ? 'missing' : `got ${Array.isArray(problem.value) ? 'array' : typeof problem.value}`
-    throw new QorePayConfigError(`${name}: ${problem.message.toLowerCase()} (${found})`)
+    // Lower-cased at the first letter only: a pattern in the message keeps its case.
+    throw new QorePayConfigError(`${name}: ${problem.message.charAt(0).toLowerCase()}${problem.message.slice(1)} (${found})`)
   }
   for (const name of URL_OPTIONS) {
     if (opts[name] !== undefined && !isWebUrl(opts[name])) {
       throw new QorePayConfigError(`${name}: expected an absolute http(s) URL, got ${JSON.stringify(opts[name])}`)
     }
+  }
+  // Links are publicUrl + prefix + a path of ours: a query or a fragment would end up in the middle of them.
+  if (/[?#]/.test(opts.publicUrl as string)) {
+    throw new QorePayConfigError(`publicUrl: expected an origin with an optional path, without a query or a fragment, got ${JSON.stringify(opts.publicUrl)}`)
   }
   if (typeof opts.purchase !== 'function') throw new QorePayConfigError('purchase: required, a function (request) => purchase details')
   for (const name of HOOKS) {
@@ -138,6 +159,33 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
     publicUrl: filled.publicUrl.replace(/\/+$/, ''),
     webhookPublicKeys: webhookPublicKey === undefined ? [] : ([] as string[]).concat(webhookPublicKey)
   }
+}
+
+/** Fails on the first name that is not an option, suggesting the known one it is a typo of. */
+function checkNames (given: Record<string, unknown>, known: readonly string[], path: string): void {
+  for (const name of Object.keys(given)) {
+    if (known.includes(name)) continue
+    const near = known.find((candidate) => candidate.toLowerCase() === name.toLowerCase()) ?? known.find((candidate) => oneEditApart(candidate, name))
+    throw new QorePayConfigError(`${path}${name}: unknown option${near === undefined ? '' : `; did you mean ${path}${near}?`}`)
+  }
+}
+
+/**
+ * Damerau-Levenshtein distance of at most one: one edit (a letter added,
+ * dropped or changed, or two neighbours swapped) turns one into the other.
+ * What is left once the common start and end are cut off tells.
+ */
+function oneEditApart (a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false
+  let start = 0
+  while (start < a.length && a[start] === b[start]) start++
+  let endA = a.length
+  let endB = b.length
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) { endA--; endB-- }
+  const restA = a.slice(start, endA)
+  const restB = b.slice(start, endB)
+  if (restA.length <= 1 && restB.length <= 1) return true
+  return restA.length === 2 && restB.length === 2 && restA[0] === restB[1] && restA[1] === restB[0]
 }
 
 function withTrailingSlash (url: string): string {

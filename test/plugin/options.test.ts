@@ -1,4 +1,4 @@
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import Fastify from 'fastify'
 import qorepay from '../../lib/index.js'
 import { resolveOptions } from '../../lib/options.js'
@@ -9,6 +9,14 @@ import type { Tap } from '../helpers/tap.js'
 async function boot (app: ReturnType<typeof Fastify>, options: unknown): Promise<void> {
   await app.register(qorepay, options as never)
   await app.ready()
+}
+
+/** The exact code and message, not a pattern: a message that lost its suggestion or its case fails. */
+async function rejectsWith (t: Test, booting: Promise<void>, message: string): Promise<void> {
+  const err = await booting.then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof Error, 'register failed')
+  t.equal((err as { code?: string }).code, 'FST_QOREPAY_CONFIG')
+  t.equal((err as Error).message, `Invalid qorepay option ${message}`)
 }
 
 const VALID = {
@@ -42,46 +50,74 @@ test('defaults', async (t) => {
   t.equal(resolveOptions({ ...VALID, reconcile: false }).reconcile, false)
 })
 
-const BAD: Array<[string, Record<string, unknown>, RegExp]> = [
-  ['apiKey missing', { apiKey: undefined }, /apiKey: .*missing/],
-  ['apiKey empty', { apiKey: '' }, /apiKey: /],
-  ['apiKey not a string, value not echoed', { apiKey: 12345 }, /apiKey: .*got number/],
-  ['s2sToken missing', { s2sToken: undefined }, /s2sToken/],
-  ['brandId missing', { brandId: undefined }, /brandId/],
-  ['publicUrl missing', { publicUrl: undefined }, /publicUrl/],
-  ['publicUrl relative', { publicUrl: '/shop' }, /publicUrl: expected an absolute http\(s\) URL/],
-  ['successRedirect not http', { successRedirect: 'javascript:alert(1)' }, /successRedirect: expected an absolute http\(s\) URL/],
-  ['failureRedirect missing', { failureRedirect: undefined }, /failureRedirect/],
-  ['baseUrl malformed', { baseUrl: 'gate' }, /baseUrl: expected an absolute/],
-  ['prefix without slash', { prefix: 'pay' }, /prefix: /],
-  ['sessionTtl zero', { sessionTtl: 0 }, /sessionTtl: /],
-  ['sessionTtl not integer', { sessionTtl: 1.5 }, /sessionTtl: /],
-  ['storeTimeout zero', { storeTimeout: 0 }, /storeTimeout: /],
-  ['storeTimeout not integer', { storeTimeout: 2.5 }, /storeTimeout: /],
-  ['storeTimeout a string', { storeTimeout: '2000' }, /storeTimeout: .*got string/],
-  ['webhookPublicKey empty array', { webhookPublicKey: [] }, /webhookPublicKey/],
-  ['timeouts unknown key', { timeouts: { total: 1 } }, /timeouts/],
-  ['purchase missing', { purchase: undefined }, /purchase: required, a function/],
-  ['hook not a function', { onExecuted: 'yes' }, /onExecuted: expected a function/],
-  ['store without take', { store: { get () {}, set () {}, claim () {}, delete () {} } }, /store: expected a SessionStore, missing method take\(\)/],
-  ['store null', { store: null }, /store: expected a SessionStore, missing method get\(\)/],
-  ['store without the due-queue', { store: { get () {}, set () {}, claim () {}, take () {}, delete () {}, due () {} } }, /store: reconciliation needs the due-queue methods, and this store has no schedule\(\), unschedule\(\); add them, or register with reconcile: false/],
-  ['reconcile true', { reconcile: true }, /reconcile: .*got boolean/],
-  ['reconcile.interval negative', { reconcile: { interval: -1 } }, /reconcile\.interval: /],
-  ['reconcile.batch zero', { reconcile: { batch: 0 } }, /reconcile\.batch: /],
-  ['reconcile.batch not integer', { reconcile: { batch: 2.5 } }, /reconcile\.batch: /],
-  ['reconcile.schedule empty', { reconcile: { schedule: [] } }, /reconcile\.schedule: /],
-  ['reconcile.schedule a zero step', { reconcile: { schedule: [60, 0] } }, /reconcile\.schedule\.1: /],
-  ['reconcile unknown key', { reconcile: { every: 5 } }, /reconcile/]
+/** Each bad option and the whole message it fails with (after "Invalid qorepay option "). */
+const BAD: Array<[string, Record<string, unknown>, string]> = [
+  ['apiKey missing', { apiKey: undefined }, 'apiKey: expected string (missing)'],
+  ['apiKey empty', { apiKey: '' }, 'apiKey: expected string length greater or equal to 1 (got string)'],
+  ['apiKey not a string, value not echoed', { apiKey: 12345 }, 'apiKey: expected string (got number)'],
+  ['s2sToken missing', { s2sToken: undefined }, 's2sToken: expected string (missing)'],
+  ['brandId missing', { brandId: undefined }, 'brandId: expected string (missing)'],
+  ['publicUrl missing', { publicUrl: undefined }, 'publicUrl: expected string (missing)'],
+  ['publicUrl relative', { publicUrl: '/shop' }, 'publicUrl: expected an absolute http(s) URL, got "/shop"'],
+  ['successRedirect not http', { successRedirect: 'javascript:alert(1)' }, 'successRedirect: expected an absolute http(s) URL, got "javascript:alert(1)"'],
+  ['failureRedirect missing', { failureRedirect: undefined }, 'failureRedirect: expected string (missing)'],
+  ['baseUrl malformed', { baseUrl: 'gate' }, 'baseUrl: expected an absolute http(s) URL, got "gate"'],
+  ['prefix without slash', { prefix: 'pay' }, "prefix: expected string to match '^(/[A-Za-z0-9._~-]+)*$' (got string)"],
+  ['decorator not an identifier, the pattern in its own case', { decorator: 'qore-pay' }, "decorator: expected string to match '^[A-Za-z_$][A-Za-z0-9_$]*$' (got string)"],
+  ['publicUrl with a query', { publicUrl: 'https://shop.example/pay?x=1' }, 'publicUrl: expected an origin with an optional path, without a query or a fragment, got "https://shop.example/pay?x=1"'],
+  ['publicUrl with an empty query', { publicUrl: 'https://shop.example/?' }, 'publicUrl: expected an origin with an optional path, without a query or a fragment, got "https://shop.example/?"'],
+  ['publicUrl with a fragment', { publicUrl: 'https://shop.example#top' }, 'publicUrl: expected an origin with an optional path, without a query or a fragment, got "https://shop.example#top"'],
+  ['a hook one letter short', { onExcuted: async () => {} }, 'onExcuted: unknown option; did you mean onExecuted?'],
+  ['a letter too many', { onFailedd: async () => {} }, 'onFailedd: unknown option; did you mean onFailed?'],
+  ['a letter changed', { onWebhok: async () => {} }, 'onWebhok: unknown option; did you mean onWebhook?'],
+  ['two letters swapped', { sotre: {} }, 'sotre: unknown option; did you mean store?'],
+  ['another case', { publicURL: 'https://shop.example' }, 'publicURL: unknown option; did you mean publicUrl?'],
+  ['another case, more than one letter', { ON3DSREQUIRED: async () => {} }, 'ON3DSREQUIRED: unknown option; did you mean on3DSRequired?'],
+  ['two edits away: no suggestion', { onExcuetd: async () => {} }, 'onExcuetd: unknown option'],
+  ['nothing near', { webhookSecret: 'x' }, 'webhookSecret: unknown option'],
+  ['a typo of an option not given', { sesionTtl: 60 }, 'sesionTtl: unknown option; did you mean sessionTtl?'],
+  ['a required option misspelt is named as such, not as missing', { apiKey: undefined, apikey: 'k' }, 'apikey: unknown option; did you mean apiKey?'],
+  ['an unknown timeouts key near a known one', { timeouts: { header: 50 } }, 'timeouts.header: unknown option; did you mean timeouts.headers?'],
+  ['an unknown reconcile key near a known one', { reconcile: { intervall: 5 } }, 'reconcile.intervall: unknown option; did you mean reconcile.interval?'],
+  ['sessionTtl zero', { sessionTtl: 0 }, 'sessionTtl: expected integer to be greater or equal to 1 (got number)'],
+  ['sessionTtl not integer', { sessionTtl: 1.5 }, 'sessionTtl: expected integer (got number)'],
+  ['storeTimeout zero', { storeTimeout: 0 }, 'storeTimeout: expected integer to be greater or equal to 1 (got number)'],
+  ['storeTimeout not integer', { storeTimeout: 2.5 }, 'storeTimeout: expected integer (got number)'],
+  ['storeTimeout a string', { storeTimeout: '2000' }, 'storeTimeout: expected integer (got string)'],
+  ['webhookPublicKey empty array', { webhookPublicKey: [] }, 'webhookPublicKey: expected union value (got array)'],
+  ['timeouts unknown key', { timeouts: { total: 1 } }, 'timeouts.total: unknown option'],
+  ['purchase missing', { purchase: undefined }, 'purchase: required, a function (request) => purchase details'],
+  ['hook not a function', { onExecuted: 'yes' }, 'onExecuted: expected a function'],
+  ['store without take', { store: { get () {}, set () {}, claim () {}, delete () {} } }, 'store: expected a SessionStore, missing method take()'],
+  ['store null', { store: null }, 'store: expected a SessionStore, missing method get()'],
+  ['store without the due-queue', { store: { get () {}, set () {}, claim () {}, take () {}, delete () {}, due () {} } }, 'store: reconciliation needs the due-queue methods, and this store has no schedule(), unschedule(); add them, or register with reconcile: false'],
+  ['reconcile true', { reconcile: true }, 'reconcile: expected union value (got boolean)'],
+  ['reconcile.interval negative', { reconcile: { interval: -1 } }, 'reconcile.interval: expected number to be greater or equal to 0 (got number)'],
+  ['reconcile.batch zero', { reconcile: { batch: 0 } }, 'reconcile.batch: expected integer to be greater or equal to 1 (got number)'],
+  ['reconcile.batch not integer', { reconcile: { batch: 2.5 } }, 'reconcile.batch: expected integer (got number)'],
+  ['reconcile.schedule empty', { reconcile: { schedule: [] } }, 'reconcile.schedule: expected array length to be greater or equal to 1 (got array)'],
+  ['reconcile.schedule a zero step', { reconcile: { schedule: [60, 0] } }, 'reconcile.schedule.1: expected number to be greater than 0 (got number)'],
+  ['reconcile unknown key', { reconcile: { every: 5 } }, 'reconcile.every: unknown option']
 ]
 
 for (const [name, change, message] of BAD) {
   test(`register fails naming the option: ${name}`, async (t) => {
     const app = Fastify()
     t.teardown(() => app.close())
-    await t.rejects(boot(app, { ...VALID, ...change }), { code: 'FST_QOREPAY_CONFIG', message })
+    await rejectsWith(t, boot(app, { ...VALID, ...change }), message)
   })
 }
+
+test('the options Fastify itself reads from a plugin\'s options are accepted', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(qorepay, { ...VALID, prefix: '/pay', logLevel: 'warn', logSerializers: { req: () => 'req' } })
+  await app.ready()
+  const answer = await app.inject({ method: 'POST', url: '/pay/payments', payload: {} })
+  t.equal(answer.statusCode, 400, 'the routes are under our prefix')
+  t.equal(resolveOptions({ ...VALID, pendingRedirect: 'https://shop.example/wait' }).apiKey, 'k', 'pendingRedirect is a known name')
+  t.equal(resolveOptions({ ...VALID, publicUrl: 'https://shop.example/store/' }).publicUrl, 'https://shop.example/store', 'a path is fine')
+})
 
 test('options that are not an object', async (t) => {
   t.throws(() => resolveOptions(null), { code: 'FST_QOREPAY_CONFIG', message: /options: expected an object/ })
