@@ -1,5 +1,6 @@
 import { Type, type Static, type TLiteral } from '@sinclair/typebox'
-import { Payment, Purchase } from './wire/purchase.js'
+import { Payment, Purchase, PurchaseStatus } from './wire/purchase.js'
+import { PaymentEventType, PurchaseEventType } from './wire/webhook-body.js'
 
 /** Which path reported it: the card post's answer, the TermUrl, a webhook, the success callback, a charge with a saved card or a reconciliation lookup. */
 export const EventSource = Type.Union([Type.Literal('direct'), Type.Literal('3ds'), Type.Literal('webhook'), Type.Literal('callback'), Type.Literal('saved_card'), Type.Literal('reconcile')])
@@ -42,9 +43,10 @@ const Saved = Type.Object({
 export const ExecutedEvent = Type.Composite([outcomeEvent(Type.Literal('executed')), Saved])
 export const AuthorizedEvent = Type.Composite([outcomeEvent(Type.Literal('authorized')), Saved, Type.Object({ authorization: Authorization })])
 export const FailedEvent = Type.Composite([outcomeEvent(Type.Literal('error')), Type.Object({ error: EventError })])
-export type ExecutedEvent = Static<typeof ExecutedEvent>
-export type AuthorizedEvent = Static<typeof AuthorizedEvent>
-export type FailedEvent = Static<typeof FailedEvent>
+// Interfaces over the schemas' types: an editor shows the name, not the expansion.
+export interface ExecutedEvent extends Static<typeof ExecutedEvent> {}
+export interface AuthorizedEvent extends Static<typeof AuthorizedEvent> {}
+export interface FailedEvent extends Static<typeof FailedEvent> {}
 export type OutcomeEvent = ExecutedEvent | AuthorizedEvent | FailedEvent
 
 export const ThreeDSRequiredEvent = Type.Object({
@@ -56,14 +58,38 @@ export const ThreeDSRequiredEvent = Type.Object({
   reference: Type.Optional(Type.String()),
   maskedPan: Type.Optional(Type.String())
 })
-export type ThreeDSRequiredEvent = Static<typeof ThreeDSRequiredEvent>
+export interface ThreeDSRequiredEvent extends Static<typeof ThreeDSRequiredEvent> {}
 
-/** One verified delivery of `POST {prefix}/webhook` or `POST {prefix}/callback`. */
-export const WebhookEvent = Type.Object({
+const WebhookSource = Type.Union([Type.Literal('webhook'), Type.Literal('callback')])
+
+/** A verified delivery about a purchase (`purchase.*`; the success callback reads as `purchase.paid`): the Purchase. */
+export const PurchaseWebhookEvent = Type.Object({
   purchaseId: Type.String(),
-  status: Type.String(),
-  source: Type.Union([Type.Literal('webhook'), Type.Literal('callback')]),
-  eventType: Type.String(),
-  body: Type.Union([Purchase, Payment])
+  status: PurchaseStatus,
+  source: WebhookSource,
+  eventType: PurchaseEventType,
+  body: Purchase
 })
-export type WebhookEvent = Static<typeof WebhookEvent>
+export interface PurchaseWebhookEvent extends Static<typeof PurchaseWebhookEvent> {}
+
+/**
+ * A verified delivery about a payment (`payment.refunded`, `payment.charged_back`):
+ * the Payment, named by its purchase when it has one; `status` is what the
+ * purchase becomes (`refunded`, `chargeback`).
+ */
+export const PaymentWebhookEvent = Type.Object({
+  purchaseId: Type.String(),
+  status: Type.Union([Type.Literal('refunded'), Type.Literal('chargeback')]),
+  source: Type.Literal('webhook'),
+  eventType: PaymentEventType,
+  body: Payment
+})
+export interface PaymentWebhookEvent extends Static<typeof PaymentWebhookEvent> {}
+
+/**
+ * One verified delivery of `POST {prefix}/webhook` or `POST {prefix}/callback`,
+ * told apart by `eventType`: `body` is the Purchase for `purchase.*`, the
+ * Payment for `payment.*`.
+ */
+export const WebhookEvent = Type.Union([PurchaseWebhookEvent, PaymentWebhookEvent])
+export type WebhookEvent = PurchaseWebhookEvent | PaymentWebhookEvent

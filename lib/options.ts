@@ -6,6 +6,7 @@ import { isWebUrl } from './wire/web-url.js'
 import { missingQueueMethods, type SessionStore } from './stores/session-store.js'
 import type { AuthorizedEvent, ExecutedEvent, FailedEvent, ThreeDSRequiredEvent, WebhookEvent } from './events.js'
 import type { PurchaseInput } from './payment/purchase-input.js'
+import type { PaymentBody } from './payment/card-fields.js'
 
 const AbsoluteUrl = Type.String({ minLength: 1 })
 
@@ -63,6 +64,11 @@ export const ResolvedOptionsSchema = Type.Composite([
   Type.Object({ timeouts: Timeouts, webhookPublicKeys: Type.Array(Type.String()), reconcile: Type.Union([Type.Literal(false), ReconcileSchema]) })
 ])
 
+/** What `purchase(request)` is given: the request of `POST {prefix}/payments`, its body checked. */
+export interface PaymentRequest extends FastifyRequest {
+  body: PaymentBody
+}
+
 export type Hook<E> = (event: E, request: FastifyRequest) => void | Promise<void>
 
 /**
@@ -75,8 +81,12 @@ export type OutcomeHook<E> = (event: E, request: FastifyRequest | undefined) => 
 
 /** What cannot be a JSON schema: the host's functions and its store. */
 interface HostParts {
-  /** Decides what is charged: prices come only from here, never from the payer's body. */
-  purchase: (request: FastifyRequest) => PurchaseInput | Promise<PurchaseInput>
+  /**
+   * Decides what is charged: prices come only from here, never from the
+   * payer's body: `request.body.order` is what the checkout sent to say
+   * which order, and the shop looks the prices up.
+   */
+  purchase: (request: PaymentRequest) => PurchaseInput | Promise<PurchaseInput>
   store?: SessionStore
   onExecuted?: OutcomeHook<ExecutedEvent>
   onAuthorized?: OutcomeHook<AuthorizedEvent>

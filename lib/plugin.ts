@@ -21,7 +21,7 @@ import { Tracking } from './reconcile/tracking.js'
 import { Sweeper, sweepLeaseMs, type SweepResult } from './reconcile/sweeper.js'
 
 /** The gateway calls a shop makes besides the payment flow, a payment with a saved card, and one reconciliation sweep, as `app.qorepay`. */
-export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'> & {
+export interface QorePayApi extends Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'> {
   /**
    * Creates a purchase from `input` (what `purchase(request)` returns) and pays
    * it with the card saved under `recurringToken`, reporting the outcome
@@ -38,6 +38,8 @@ export type QorePayApi = Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 
   reconcile: () => Promise<SweepResult>
 }
 
+// The default name. A registration under another `decorator` name adds its own
+// line to this interface in the shop's code (README, "Two brands in one app").
 declare module 'fastify' {
   interface FastifyInstance {
     qorepay: QorePayApi

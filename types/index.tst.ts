@@ -1,7 +1,12 @@
 import { expect, test } from 'tstyche'
 import Fastify, { type FastifyRequest } from 'fastify'
 import qorepay, {
+  fastifyQorepay,
   MemoryStore,
+  QorePayGatewayError,
+  type PaymentBody,
+  type PaymentRequest,
+  type PurchaseCreate,
   type AuthorizedEvent,
   type ExecutedEvent,
   type FailedEvent,
@@ -127,4 +132,52 @@ test('a refund answer is told by its type', async () => {
 test('stores implement SessionStore', () => {
   expect(new MemoryStore()).type.toBeAssignableTo<SessionStore>()
   expect<SessionStore['take']>().type.toBe<(key: string) => Promise<unknown | undefined>>()
+})
+
+test('a named export fastifyQorepay beside the default', () => {
+  expect(fastifyQorepay).type.toBe<typeof qorepay>()
+  expect(Fastify().register(fastifyQorepay, base)).type.not.toRaiseError()
+})
+
+test('purchase(request) sees the payments body', () => {
+  const app = Fastify()
+  expect(app.register(qorepay, {
+    ...base,
+    purchase: async (request) => {
+      expect(request).type.toBe<PaymentRequest>()
+      expect(request.body).type.toBe<PaymentBody>()
+      expect(request.body.order).type.toBe<string | number | Record<string, string | number | boolean> | undefined>()
+      expect(request.body.card_number).type.toBe<string>()
+      expect(request.body).type.not.toHaveProperty('price')
+      return { client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } }
+    }
+  })).type.not.toRaiseError()
+  // A function written for any request still fits.
+  expect(app.register(qorepay, { ...base, purchase: async (request: FastifyRequest) => base.purchase() })).type.not.toRaiseError()
+})
+
+test('createPurchase takes the typed purchase input', () => {
+  const app = Fastify()
+  const input = { brand_id: 'b', client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } }
+  expect(app.qorepay.createPurchase(input)).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.createPurchase({ ...input, success_callback: 'https://shop.example/cb', skip_capture: true })).type.not.toRaiseError()
+  expect(app.qorepay.createPurchase).type.toBe<(body: PurchaseCreate) => Promise<Purchase>>()
+  expect(app.qorepay.createPurchase({})).type.toRaiseError()
+  const { brand_id: _, ...withoutBrand } = input
+  expect(app.qorepay.createPurchase(withoutBrand)).type.toRaiseError()
+  expect(app.qorepay.createPurchase({ ...input, purchase: { currency: 'NGN', products: [{ name: 'x', price: '1' }] } })).type.toRaiseError()
+})
+
+test('the gateway error class and its fields', () => {
+  const err: unknown = new Error('x')
+  if (err instanceof QorePayGatewayError) {
+    expect(err.code).type.toBe<'FST_QOREPAY_AUTH' | 'FST_QOREPAY_GATEWAY' | 'FST_QOREPAY_NOT_FOUND' | 'FST_QOREPAY_UNAVAILABLE' | 'FST_QOREPAY_TIMEOUT'>()
+    expect(err.statusCode).type.toBe<404 | 502 | 504>()
+    expect(err.sent).type.toBe<boolean>()
+    expect(err.gatewayStatus).type.toBe<number | undefined>()
+    expect(err.gatewayCode).type.toBe<string | undefined>()
+    expect(err.gatewayMessage).type.toBe<string | undefined>()
+    expect(err.message).type.toBe<string>()
+    expect(err).type.toBeAssignableTo<Error>()
+  }
 })

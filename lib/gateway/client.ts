@@ -6,6 +6,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Purchase, RefundAnswer } from '../wire/purchase.js'
 import { S2SStatus } from '../wire/s2s-status.js'
 import type { CardPost } from '../payment/card-fields.js'
+import type { PurchaseCreate } from '../payment/purchase-input.js'
 import type { ResolvedOptions } from '../options.js'
 import { QorePayGatewayError } from './gateway-error.js'
 import { QorePayValidationError } from '../errors.js'
@@ -85,7 +86,7 @@ export class QorePayClient {
     })
   }
 
-  createPurchase (body: Record<string, unknown>): Promise<Purchase> {
+  createPurchase (body: PurchaseCreate): Promise<Purchase> {
     return this.#api('purchases.create', 'POST', 'purchases/', PURCHASE, body)
   }
 

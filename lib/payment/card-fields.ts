@@ -34,7 +34,8 @@ export const PaymentBodySchema = Type.Object({
   ]))
 }, { additionalProperties: false })
 
-export type PaymentBody = Static<typeof PaymentBodySchema>
+/** The JSON body of `POST {prefix}/payments`, as `purchase(request)` sees it in `request.body`. */
+export interface PaymentBody extends Static<typeof PaymentBodySchema> {}
 
 /** What is posted to `direct_post_url?s2s=true`: every field filled. */
 export type CardPost = Required<Omit<PaymentBody, 'order' | 'remember_card'>> & Pick<PaymentBody, 'remember_card'>

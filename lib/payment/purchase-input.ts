@@ -20,4 +20,17 @@ export const PurchaseInputSchema = Type.Object({
   success_callback: Type.Optional(Type.String())
 }, { additionalProperties: true })
 
-export type PurchaseInput = Static<typeof PurchaseInputSchema>
+export interface PurchaseInput extends Static<typeof PurchaseInputSchema> {}
+
+/**
+ * What `createPurchase` sends to `POST /purchases/`: the host's input, the
+ * brand, and where the payer and the platform come back to.
+ */
+export const PurchaseCreateSchema = Type.Composite([PurchaseInputSchema, Type.Object({
+  brand_id: Type.String({ minLength: 1 }),
+  success_redirect: Type.Optional(Type.String()),
+  failure_redirect: Type.Optional(Type.String()),
+  success_callback: Type.Optional(Type.String()),
+  force_recurring: Type.Optional(Type.Boolean())
+})], { additionalProperties: true })
+export interface PurchaseCreate extends Static<typeof PurchaseCreateSchema> {}

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
@@ -16,6 +16,7 @@ import { TAGS, errorResponse } from './error-response.js'
 import { createSession, sessionUrl } from '../three-ds/session.js'
 import { isWebUrl } from '../wire/web-url.js'
 import type { QorePayContext } from '../context.js'
+import type { PaymentRequest } from '../options.js'
 import { tracePayment, type PaymentContext } from '../observability/payment.js'
 
 const PurchaseId = Type.String({ description: 'The gateway\'s purchase id' })
@@ -72,7 +73,7 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     return reply.code(result.statusCode).send(result.body)
   })
 
-  async function pay (body: PaymentBody, request: FastifyRequest, trace?: PaymentContext): Promise<PaymentReply> {
+  async function pay (body: PaymentBody, request: PaymentRequest, trace?: PaymentContext): Promise<PaymentReply> {
     const card = toCardPost(body, request)
     const input = await opts.purchase(request)
     if (!purchaseInput.Check(input)) {

@@ -2,16 +2,19 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { WebhookEvent } from '../events.js'
 import { Payment, Purchase } from '../wire/purchase.js'
+import { PaymentEventType, PurchaseEventType } from '../wire/webhook-body.js'
 
 /** Which receiver a delivery came to. */
 export type DeliverySource = WebhookEvent['source']
 type Source = DeliverySource
 
 /** A verified delivery the plugin can read: the Purchase (or, for `payment.*`, the Payment) without its envelope field. */
-export interface Delivery { body: Purchase | Payment, eventType: string }
+export type Delivery = { kind: 'purchase', body: Purchase, eventType: PurchaseEventType } | { kind: 'payment', body: Payment, eventType: PaymentEventType }
 
 const PURCHASE = TypeCompiler.Compile(Purchase)
 const PAYMENT = TypeCompiler.Compile(Payment)
+const PURCHASE_EVENT = TypeCompiler.Compile(PurchaseEventType)
+const PAYMENT_EVENT = TypeCompiler.Compile(PaymentEventType)
 
 /**
  * The signed body, checked against the wire schema its `type` names (a
@@ -36,9 +39,20 @@ export function parseDelivery (raw: Buffer, source: Source): Delivery | { proble
   // The success callback is sent when a purchase is paid, with or without event_type.
   if (typeof eventType !== 'string' && source !== 'callback') return { problem: 'the webhook body has no event_type' }
 
-  const body = 'type' in parsed && parsed.type === 'payment' ? checked(PAYMENT, 'a Payment', parsed) : checked(PURCHASE, 'a Purchase', parsed)
-  if (typeof body === 'string') return { problem: `the ${source} body is not ${body}` }
-  return { body, eventType: typeof eventType === 'string' ? eventType : 'purchase.paid' }
+  const named = typeof eventType === 'string' ? eventType : 'purchase.paid'
+  const isPayment = 'type' in parsed && parsed.type === 'payment'
+  if (isPayment) {
+    const body = checked(PAYMENT, 'a Payment', parsed)
+    if (typeof body === 'string') return { problem: `the ${source} body is not ${body}` }
+    // The success callback is about a purchase: a Payment there is as unreadable as an unknown event.
+    if (source === 'webhook' && PAYMENT_EVENT.Check(named)) return { kind: 'payment', body, eventType: named }
+  } else {
+    const body = checked(PURCHASE, 'a Purchase', parsed)
+    if (typeof body === 'string') return { problem: `the ${source} body is not ${body}` }
+    if (PURCHASE_EVENT.Check(named)) return { kind: 'purchase', body, eventType: named }
+  }
+  // Not one of the platform's events for this body: the hook's types promise it never sees one.
+  return { problem: `the ${source} event_type is not an event of ${isPayment ? 'a Payment' : 'a Purchase'} the platform documents` }
 }
 
 /** `value` when it passes `check`; else what is wrong with it, as text. */
@@ -49,11 +63,12 @@ function checked<T extends TSchema> (check: TypeCheck<T>, name: string, value: u
   return `${name}: ${error.path} ${error.message.toLowerCase()}`
 }
 
-export function toWebhookEvent ({ body, eventType }: Delivery, source: Source): WebhookEvent {
-  if (body.type === 'purchase') return { purchaseId: body.id, status: body.status, source, eventType, body }
-  // A Payment has no status: `payment.refunded` reads as `refunded`. It is named by its purchase when it has one.
+export function toWebhookEvent (delivery: Delivery, source: Source): WebhookEvent {
+  if (delivery.kind === 'purchase') return { purchaseId: delivery.body.id, status: delivery.body.status, source, eventType: delivery.eventType, body: delivery.body }
+  const { body, eventType } = delivery
+  // A Payment has no status: it reads as what its purchase becomes. It is named by its purchase when it has one.
   const purchaseId = body.related_to?.type === 'purchase' ? body.related_to.id : body.id
-  return { purchaseId, status: eventType.slice(eventType.lastIndexOf('.') + 1), source, eventType, body }
+  return { purchaseId, status: eventType === 'payment.refunded' ? 'refunded' : 'chargeback', source: 'webhook', eventType, body }
 }
 
 /**

@@ -126,7 +126,8 @@ export const Purchase = Type.Object({
   created_on: Type.Integer(),
   updated_on: Type.Integer()
 }, loose)
-export type Purchase = Static<typeof Purchase>
+// Interfaces over the schemas' types: an editor shows the name, not the expansion.
+export interface Purchase extends Static<typeof Purchase> {}
 
 /** A money movement (a refund, say): the purchase's payment summary plus its own identity. */
 export const Payment = Type.Composite([PaymentSummary, Type.Object({
@@ -140,7 +141,7 @@ export const Payment = Type.Composite([PaymentSummary, Type.Object({
   created_on: Type.Integer(),
   updated_on: Type.Integer()
 })], loose)
-export type Payment = Static<typeof Payment>
+export interface Payment extends Static<typeof Payment> {}
 
 /** `transaction_data.attempts[].type`, as the platform names them. */
 export const AttemptType = Type.Union([
@@ -158,4 +159,4 @@ export type ChargeRequest = Static<typeof ChargeRequest>
  * works, the Purchase in `pending_refund`; `type` tells which.
  */
 export const RefundAnswer = Type.Union([Payment, Purchase])
-export type RefundAnswer = Static<typeof RefundAnswer>
+export type RefundAnswer = Payment | Purchase

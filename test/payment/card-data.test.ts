@@ -90,7 +90,7 @@ test('gateway text that quotes the card: masked in hooks and logs, never in an a
 
   await t.test('a client call the gateway refuses with text: the error holds it masked, its message does not', async (t) => {
     shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 400, body: { __all__: [{ message: 'no card 4111 1111 1111 1111 here', code: 'purchase_invalid' }] } })
-    const err = await shop.app.qorepay.createPurchase({}).catch((e: unknown) => e)
+    const err = await shop.app.qorepay.createPurchase({ brand_id: 'brand-test', client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } }).catch((e: unknown) => e)
     t.match(err, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: HTTP 400 purchase_invalid', gatewayCode: 'purchase_invalid', gatewayMessage: 'no card 411111******1111 here' })
   })
 

@@ -331,9 +331,9 @@ test('deliveries older than the marks\' lifetime (400 days by updated_on) are ac
   t.equal(shop.events.webhook.length, 0, 'onWebhook did not fire')
   t.equal(shop.events.executed.length, 1, 'only the direct answer of the other purchase')
 
-  const refunded = { ...ancient, status: 'refunded', updated_on: now, event_type: 'purchase.refunded' }
+  const refunded = { ...ancient, status: 'settled', updated_on: now, event_type: 'purchase.settled' }
   t.equal((await deliverOwn(shop, refunded)).statusCode, 200)
-  t.match(shop.events.webhook, [{ purchaseId: 'old-purchase', eventType: 'purchase.refunded' }], 'a new event of an old purchase reaches onWebhook')
+  t.match(shop.events.webhook, [{ purchaseId: 'old-purchase', eventType: 'purchase.settled' }], 'a new event of an old purchase reaches onWebhook')
   t.equal(shop.events.executed.length, 1, 'but its outcome, reported when it was new, is not reported again')
   t.ok(logLines(shop).some((l) => l.purchaseId === 'old-purchase' && /created longer ago than its outcome marks live; no outcome reported$/.test(l.msg)))
 
@@ -683,4 +683,37 @@ test('callbacks without event_type are purchase.paid; the same bytes on both rou
   t.same(shop.events.webhook.slice(-2).map((e) => e.source), ['callback', 'webhook'])
   await firedExactly(t, shop, 'onExecuted', id, [{ source: 'callback' }])
   t.equal(shop.sim.count('public_key'), 1)
+})
+
+test('event types: a delivery names one of the platform\'s events for its body, or is refused with 400 for the retry', async (t) => {
+  const shop = await webhookShop(t)
+  const id = await paid(shop)
+  await shop.sim.idle()
+  const purchase = snapshot(shop.sim, id)
+  const payment = await shop.app.qorepay.refund(id, 1000)
+  if (payment.type !== 'payment') throw new Error('the simulator answers a refund with its Payment')
+  // The company key is ours for the callback route too.
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: { toJSON: () => OWN_PEM } })
+  const refused: Array<[string, unknown, string, string]> = [
+    ['an event the platform does not document', { ...purchase, event_type: 'purchase.teleported' }, '/qorepay/webhook', 'the webhook event_type is not an event of a Purchase the platform documents'],
+    ['a payment event with a Purchase', { ...purchase, event_type: 'payment.refunded' }, '/qorepay/webhook', 'the webhook event_type is not an event of a Purchase the platform documents'],
+    ['a purchase event with a Payment', { ...payment, event_type: 'purchase.paid' }, '/qorepay/webhook', 'the webhook event_type is not an event of a Payment the platform documents'],
+    ['a Payment to the success callback', { ...payment }, '/qorepay/callback', 'the callback event_type is not an event of a Payment the platform documents']
+  ]
+  for (const [name, payload, path, message] of refused) {
+    const res = await deliverOwn(shop, payload, path)
+    t.equal(res.statusCode, 400, name)
+    t.equal(res.json.code, 'FST_QOREPAY_VALIDATION', name)
+    t.equal(res.json.message, message, name)
+  }
+  t.equal(shop.events.webhook.length, 0, 'onWebhook saw none of them')
+
+  const chargeback = await deliverOwn(shop, { ...payment, event_type: 'payment.charged_back' })
+  t.equal(chargeback.statusCode, 200)
+  t.equal(shop.events.webhook.length, 1)
+  const [event] = shop.events.webhook
+  t.equal(event.eventType, 'payment.charged_back')
+  t.equal(event.status, 'chargeback', 'what the purchase becomes, a PurchaseStatus')
+  t.equal(event.purchaseId, id, 'named by its purchase')
+  t.equal(event.body.id, payment.id)
 })
