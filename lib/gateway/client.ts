@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { Agent } from 'undici'
@@ -24,6 +25,10 @@ interface Expected<T extends TSchema> { name: string, check: TypeCheck<T> }
 function expect<T extends TSchema> (name: string, schema: T): Expected<T> {
   return { name, check: TypeCompiler.Compile(schema) }
 }
+
+const { name: PACKAGE, version: VERSION } = createRequire(import.meta.url)('../../package.json') as { name: string, version: string }
+/** `creator_agent` on the purchases the plugin creates: the platform's record of which software made them. */
+export const CREATOR_AGENT = `${PACKAGE}/${VERSION}`
 
 const PURCHASE = expect('a Purchase', Purchase)
 const REFUND = expect('a Payment or a Purchase', RefundAnswer)
@@ -86,8 +91,9 @@ export class QorePayClient {
     })
   }
 
+  /** Names the plugin as `creator_agent` unless `body` names its own. */
   createPurchase (body: PurchaseCreate): Promise<Purchase> {
-    return this.#api('purchases.create', 'POST', 'purchases/', PURCHASE, body)
+    return this.#api('purchases.create', 'POST', 'purchases/', PURCHASE, { creator_agent: CREATOR_AGENT, ...body })
   }
 
   /** `signal` aborts the lookup, retries included (reconciliation's sweep, when the plugin closes). */

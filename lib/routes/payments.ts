@@ -92,7 +92,9 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     })
     if (trace !== undefined) trace.purchaseId = purchase.id
     const directPostUrl = purchase.direct_post_url
-    if (!isWebUrl(directPostUrl)) throw unusable(`purchase ${purchase.id} has no usable direct_post_url`)
+    // The platform offers no direct post for such a purchase: say why it most likely did not.
+    if (directPostUrl === null) throw unusable(`purchase ${purchase.id} cannot take a card server to server (no direct_post_url): S2S card payments are most likely not enabled for this account (ask QorePay to enable them), or purchase(request) asked for request_client_details, which only the hosted payment page collects`)
+    if (!isWebUrl(directPostUrl)) throw unusable(`purchase ${purchase.id}: direct_post_url is not an http(s) URL`)
     const known = { purchaseId: purchase.id, reference: purchase.reference ?? undefined, maskedPan: maskPan(card.card_number) }
     // The card post's answer says neither: the purchase and the request do (the gateway saves the card on remember_card "on").
     const outcomeFacts = { authorization: authorizationOf(purchase), ...(card.remember_card === 'on' || purchase.force_recurring === true ? { recurringToken: purchase.id } : {}) }

@@ -27,6 +27,8 @@ export interface SimPurchaseRequest {
   skip_capture: boolean
   force_recurring: boolean
   creator_agent: string | null
+  /** Client fields the payer must fill on the hosted page: such a purchase gets no direct post. */
+  request_client_details: string[]
 }
 
 function productError (product: unknown, index: number): string | undefined {
@@ -78,22 +80,25 @@ export function checkPurchaseBody (body: unknown, brandId: string): { ok: true, 
     if (body[field] !== undefined && typeof body[field] !== 'boolean') errors[field] = invalid('Must be a valid boolean.')
   }
   if (body.creator_agent != null && typeof body.creator_agent !== 'string') errors.creator_agent = invalid('Not a valid string.')
+  const details = body.request_client_details ?? []
+  if (!Array.isArray(details) || !details.every((field) => typeof field === 'string')) errors.request_client_details = invalid('Expected a list of items.')
 
   if (Object.keys(errors).length > 0) return { ok: false, errors }
-  const details = purchase as Record<string, unknown>
+  const about = purchase as Record<string, unknown>
   return {
     ok: true,
     input: {
       client: client as Record<string, unknown>,
-      purchase: details,
-      products: (details.products as Product[]).map((p) => ({ ...p, quantity: p.quantity ?? 1 })),
+      purchase: about,
+      products: (about.products as Product[]).map((p) => ({ ...p, quantity: p.quantity ?? 1 })),
       success_redirect: (body.success_redirect ?? null) as string | null,
       failure_redirect: (body.failure_redirect ?? null) as string | null,
       success_callback: (body.success_callback ?? null) as string | null,
       reference: (body.reference ?? null) as string | null,
       skip_capture: body.skip_capture === true,
       force_recurring: body.force_recurring === true,
-      creator_agent: (body.creator_agent ?? null) as string | null
+      creator_agent: (body.creator_agent ?? null) as string | null,
+      request_client_details: details as string[]
     }
   }
 }
@@ -125,8 +130,9 @@ export function newPurchase (input: SimPurchaseRequest, brandId: string, origin:
     success_redirect: input.success_redirect,
     failure_redirect: input.failure_redirect,
     success_callback: input.success_callback,
-    // The platform offers the direct post only when it knows where to send the payer back.
-    direct_post_url: input.success_redirect && input.failure_redirect ? `${origin}/p/${id}/` : null,
+    // The platform offers the direct post only when it knows where to send the payer back,
+    // and when nothing is left for the payer to fill on its hosted page.
+    direct_post_url: input.success_redirect && input.failure_redirect && input.request_client_details.length === 0 ? `${origin}/p/${id}/` : null,
     // The simulator has no hosted checkout page.
     checkout_url: null,
     refundable_amount: 0,

@@ -110,7 +110,7 @@ export const Purchase = Type.Object({
   success_redirect: Nullable(Type.String()),
   failure_redirect: Nullable(Type.String()),
   success_callback: Nullable(Type.String()),
-  /** Set only when both redirects are set; the S2S card post goes to `${direct_post_url}?s2s=true`. */
+  /** Set only when both redirects are set (and S2S is enabled, no request_client_details); the S2S card post goes to `${direct_post_url}?s2s=true`. */
   direct_post_url: Nullable(Type.String()),
   checkout_url: Nullable(Type.String()),
   refundable_amount: Type.Integer(),

@@ -2,7 +2,8 @@ import { test } from 'tap'
 import { gatewayMessage } from '../../lib/gateway/gateway-message.js'
 import { outcomeOfAnswer, outcomeOfPurchase, outcomeOfStatus } from '../../lib/outcome/mapping.js'
 import { redactingSerializers } from '../../lib/routes/log-redaction.js'
-import { CARD, startShop } from '../helpers/shop.js'
+import { readFileSync } from 'node:fs'
+import { CARD, PURCHASE, startShop } from '../helpers/shop.js'
 import { TEST_CARDS, type Purchase } from '../../lib/simulator/index.js'
 
 test('the gateway\'s own words, from every error shape it uses', async (t) => {
@@ -50,7 +51,8 @@ test('odd but possible gateway answers', async (t) => {
     shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 201, body: { ...real, id: 'p-1', direct_post_url: null } })
     const res = await shop.post('/qorepay/payments', CARD)
     t.equal(res.statusCode, 502)
-    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /p-1 has no usable direct_post_url/ })
+    t.equal(res.body.code, 'FST_QOREPAY_GATEWAY')
+    t.equal(res.body.message, 'QorePay answered an error: purchase p-1 cannot take a card server to server (no direct_post_url): S2S card payments are most likely not enabled for this account (ask QorePay to enable them), or purchase(request) asked for request_client_details, which only the hosted payment page collects')
   })
   t.test('an ACS URL that is not a web URL never reaches the payer', async (t) => {
     shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'pr', MD: 'md', URL: 'javascript:alert(1)', callback_url: `${shop.sim.origin}/s2s/callback/nope/` } })
@@ -76,7 +78,7 @@ test('odd but possible gateway answers', async (t) => {
     const before = shop.sim.count('purchases.get')
     const res = await shop.post('/qorepay/payments', CARD)
     t.equal(res.statusCode, 502)
-    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: /p-2 has no usable direct_post_url/ })
+    t.match(res.body, { code: 'FST_QOREPAY_GATEWAY', message: 'QorePay answered an error: purchase p-2: direct_post_url is not an http(s) URL' })
     t.equal(shop.sim.count('purchases.get'), before)
   })
   t.test('Retry-After as an HTTP date, and an unreadable one', async (t) => {
@@ -86,4 +88,28 @@ test('odd but possible gateway answers', async (t) => {
     shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 429, retryAfter: 'soon' })
     t.match(await shop.app.qorepay.getPurchase(paid.body.purchase_id), { status: 'paid' })
   })
+})
+
+test('a purchase that asks for client details gets no direct post: a 502 that names the likely causes, no card post', async (t) => {
+  const shop = await startShop(t, { plugin: { purchase: async () => ({ ...PURCHASE, request_client_details: ['phone'] }) } })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 502)
+  t.match(res.body.message, /no direct_post_url\): S2S card payments are most likely not enabled for this account .* request_client_details/)
+  t.equal(shop.sim.count('purchases.create'), 1)
+  t.equal(shop.sim.count('direct_post'), 0)
+  // The simulator, as the platform, keeps such a purchase for its hosted page.
+  const [created] = shop.sim.purchases.values()
+  t.equal(created?.direct_post_url, null)
+})
+
+test('creator_agent names the plugin and its version on every purchase it creates; a host\'s own value wins', async (t) => {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  const shop = await startShop(t)
+  const paid = await shop.post('/qorepay/payments', CARD)
+  t.equal(shop.sim.purchases.get(paid.body.purchase_id)?.creator_agent, `fastify-qorepay/${version}`)
+  const own = await shop.app.qorepay.createPurchase({ ...PURCHASE, brand_id: 'brand-test', creator_agent: 'my-shop/2.1' })
+  t.equal(own.creator_agent, 'my-shop/2.1')
+  const viaHook = await startShop(t, { sim: shop.sim, plugin: { purchase: async () => ({ ...PURCHASE, creator_agent: 'my-shop/2.1' }) } })
+  const mine = await viaHook.post('/qorepay/payments', CARD)
+  t.equal(shop.sim.purchases.get(mine.body.purchase_id)?.creator_agent, 'my-shop/2.1')
 })

@@ -133,6 +133,9 @@ test('direct_post_url needs both redirects', async (t) => {
   t.equal(minimal.creator_agent, null)
   t.equal((await createPurchase(sim, { failure_redirect: null })).direct_post_url, null)
   t.equal((await createPurchase(sim, { success_redirect: null })).direct_post_url, null)
+  // Fields the payer fills on the hosted page: no direct post either.
+  t.equal((await createPurchase(sim, { request_client_details: ['phone'] })).direct_post_url, null)
+  t.match((await createPurchase(sim, { request_client_details: [] })).direct_post_url, /^http:\/\/127\.0\.0\.1:\d+\/p\//)
 })
 
 test('POST /purchases/ validates like the platform', async (t) => {
@@ -165,7 +168,9 @@ test('POST /purchases/ validates like the platform', async (t) => {
       success_redirect: [{ code: 'invalid' }], failure_redirect: [{ code: 'invalid' }], success_callback: [{ code: 'invalid' }]
     }],
     ['reference and skip_capture', purchaseBody({ reference: 7, skip_capture: 'yes' }), { reference: [{ code: 'invalid' }], skip_capture: [{ code: 'invalid' }] }],
-    ['force_recurring and creator_agent', purchaseBody({ force_recurring: 1, creator_agent: {} }), { force_recurring: [{ code: 'invalid' }], creator_agent: [{ code: 'invalid' }] }]
+    ['force_recurring and creator_agent', purchaseBody({ force_recurring: 1, creator_agent: {} }), { force_recurring: [{ code: 'invalid' }], creator_agent: [{ code: 'invalid' }] }],
+    ['request_client_details not a list', purchaseBody({ request_client_details: 'phone' }), { request_client_details: [{ code: 'invalid' }] }],
+    ['request_client_details not names', purchaseBody({ request_client_details: [1] }), { request_client_details: [{ code: 'invalid' }] }]
   ]
   for (const [name, body, errors] of cases) {
     const res = await call(sim, 'POST', '/api/v1/purchases/', { body })
