@@ -18,10 +18,11 @@ import type { QorePayContext } from './context.js'
 import { UndiciExposure } from './observability/undici-channels.js'
 import { savedCardPayments, type PayWithSavedCard } from './payment/saved-card.js'
 import { Tracking } from './reconcile/tracking.js'
+import { retriedActions, type RetriedActions } from './payment/retried-action.js'
 import { Sweeper, sweepLeaseMs, type SweepResult } from './reconcile/sweeper.js'
 
 /** The gateway calls a shop makes besides the payment flow, a payment with a saved card, and one reconciliation sweep, as `app.qorepay`. */
-export interface QorePayApi extends Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'capture' | 'release' | 'cancel' | 'refund' | 'charge' | 'deleteRecurringToken' | 'publicKey'> {
+export interface QorePayApi extends Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'release' | 'cancel' | 'deleteRecurringToken' | 'publicKey'>, RetriedActions {
   /**
    * Creates a purchase from `input` (what `purchase(request)` returns) and pays
    * it with the card saved under `recurringToken`, reporting the outcome
@@ -79,14 +80,14 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     // scope.prefix holds the parents' prefixes too: every URL the plugin hands out is built from it.
     const ctx: QorePayContext = { ...shared, routesUrl: `${opts.publicUrl}${scope.prefix}` }
     // Decorated from here, on the host's instance, so that payWithSavedCard gets this ctx as the routes do.
+    // Twice the longest a send can take from here: the gateway may still be at work after the client gave up.
+    const { connect, headers, body } = opts.timeouts
     const api: QorePayApi = {
       createPurchase: client.createPurchase.bind(client),
       getPurchase: client.getPurchase.bind(client),
-      capture: client.capture.bind(client),
+      ...retriedActions({ client, store, scope: `${opts.brandId}${opts.prefix}`, settleMs: 2 * (connect + headers + body) }),
       release: client.release.bind(client),
       cancel: client.cancel.bind(client),
-      refund: client.refund.bind(client),
-      charge: client.charge.bind(client),
       deleteRecurringToken: client.deleteRecurringToken.bind(client),
       publicKey: client.publicKey.bind(client),
       payWithSavedCard: savedCardPayments(ctx),
