@@ -105,6 +105,12 @@ test('the decorator is typed', () => {
   expect(app.qorepay.charge('id')).type.toRaiseError()
   expect(app.qorepay.deleteRecurringToken('token')).type.toBe<Promise<Purchase>>()
   expect(app.qorepay.capture('id', '100')).type.toRaiseError()
+  // A retry after a lost answer is safe under an idempotencyKey.
+  expect(app.qorepay.capture('id', undefined, { idempotencyKey: 'order-1-capture' })).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.refund('id', 100, { idempotencyKey: 'k' })).type.toBe<Promise<Payment | Purchase>>()
+  expect(app.qorepay.charge('id', 'token', { idempotencyKey: 'k' })).type.toBe<Promise<Purchase>>()
+  expect(app.qorepay.refund('id', 100, { idempotencyKey: 42 })).type.toRaiseError()
+  expect(app.qorepay.release('id', { idempotencyKey: 'k' })).type.toRaiseError()
   expect(app.qorepay.reconcile()).type.toBe<Promise<{ checked: number, reported: number, pending: number }>>()
 })
 
