@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import { CREATOR_AGENT } from '../../lib/gateway/client.js'
 import { CARD, PURCHASE, startShop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { payerMessage } from '../../lib/outcome/payer-message.js'
@@ -28,8 +29,10 @@ test('the purchase is created with the brand, the redirects, a success_callback 
     brand_id: 'brand-test',
     success_redirect: 'https://shop.example/paid?from=qorepay',
     failure_redirect: 'https://shop.example/failed',
-    success_callback: `${shop.url}/qorepay/callback`
+    success_callback: `${shop.url}/qorepay/callback`,
+    creator_agent: CREATOR_AGENT
   })
+  t.match(CREATOR_AGENT, /^fastify-qorepay\/\d+\.\d+\.\d+/)
   const cardPost = shop.sim.requests.find((r) => r.route === 'direct_post')!
   t.equal(cardPost.headers.authorization, 'Bearer test-s2s-token')
   t.match(cardPost.path, /\?s2s=true$/)
