@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Mutation tests of the money path (StrykerJS 9, tap runner): `npm run mutate` runs
-// every folder below, one after the other; `npm run mutate -- outcome webhook` only those.
+// every folder below, one after the other; `npm run mutate -- outcome webhook` only those;
+// `npm run mutate -- outcome --only lib/outcome/mapping.ts` some of a folder's files.
 // Each folder mutates its lib/ files and runs only the test files that exercise them,
 // so one folder takes minutes on a small machine. Incremental: a folder's results are kept
 // in reports/mutation/<folder>/incremental.json, and a re-run tests only the mutants whose
@@ -38,7 +39,10 @@ const FOLDERS = {
   }
 }
 
-const asked = process.argv.slice(2)
+// `--only <glob>` (repeatable) narrows a folder's mutated files, e.g. to one file while working on its tests.
+const args = process.argv.slice(2)
+const only = args.flatMap((arg, i) => args[i - 1] === '--only' ? [arg] : [])
+const asked = args.filter((arg, i) => arg !== '--only' && args[i - 1] !== '--only')
 const unknown = asked.filter((name) => !(name in FOLDERS))
 if (unknown.length > 0) {
   console.error(`mutate: unknown folder ${unknown.join(', ')}; one of ${Object.keys(FOLDERS).join(', ')}`)
@@ -47,7 +51,8 @@ if (unknown.length > 0) {
 
 const scores = []
 for (const name of asked.length > 0 ? asked : Object.keys(FOLDERS)) {
-  const { mutate, tests } = FOLDERS[name]
+  const { tests } = FOLDERS[name]
+  const mutate = only.length > 0 ? only : FOLDERS[name].mutate
   const dir = `reports/mutation/${name}`
   const results = await new Stryker({
     testRunner: 'tap',
