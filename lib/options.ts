@@ -43,6 +43,8 @@ export const QorePayOptionsSchema = Type.Object({
   publicUrl: AbsoluteUrl,
   successRedirect: AbsoluteUrl,
   failureRedirect: AbsoluteUrl,
+  /** Where the TermUrl sends a payer whose outcome is not known yet; default `successRedirect`. */
+  pendingRedirect: Type.Optional(AbsoluteUrl),
   baseUrl: Type.Optional(Type.String({ minLength: 1, default: 'https://gate.qorepay.com/api/v1/' })),
   prefix: Type.Optional(Type.String({ pattern: '^(/[A-Za-z0-9._~-]+)*$', default: '/qorepay' })),
   sessionTtl: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, default: 1800 })),
@@ -106,12 +108,12 @@ const HOOKS = ['onExecuted', 'onAuthorized', 'onFailed', 'on3DSRequired', 'onWeb
  * it is a typo that would otherwise be ignored: a shop never told it was paid.
  */
 const KNOWN_OPTIONS: readonly string[] = [...new Set([
-  ...Object.keys(QorePayOptionsSchema.properties), 'pendingRedirect',
+  ...Object.keys(QorePayOptionsSchema.properties),
   'purchase', 'store', ...HOOKS,
   'logLevel', 'logSerializers'
 ])]
 const NESTED_OPTIONS = { timeouts: Object.keys(Timeouts.properties), reconcile: Object.keys(ReconcileSchema.properties) } as const
-const URL_OPTIONS = ['publicUrl', 'successRedirect', 'failureRedirect', 'baseUrl'] as const
+const URL_OPTIONS = ['publicUrl', 'successRedirect', 'failureRedirect', 'pendingRedirect', 'baseUrl'] as const
 const STORE_METHODS = ['get', 'set', 'claim', 'take', 'delete'] as const
 
 /**
@@ -166,6 +168,7 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
     reconcile: reconcile === false ? false : Value.Default(ReconcileSchema, { ...reconcile }) as ReconcileOptions,
     timeouts: filled.timeouts as Static<typeof Timeouts>,
     baseUrl: withTrailingSlash(filled.baseUrl),
+    pendingRedirect: filled.pendingRedirect ?? filled.successRedirect,
     publicUrl: filled.publicUrl.replace(/\/+$/, ''),
     webhookPublicKeys: webhookPublicKey === undefined ? [] : ([] as string[]).concat(webhookPublicKey)
   }

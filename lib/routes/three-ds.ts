@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { contentSecurityPolicy, renderExpiredPage, renderRedirectPage } from '../three-ds/page.js'
-import { openSession, putBackSession, sessionPath, sessionUrl, takeSession } from '../three-ds/session.js'
+import { answerSession, enterSession, openSession, putBackSession, sessionPath, sessionUrl, type TermUrlAnswer, type TermUrlStatus, type ThreeDSSession } from '../three-ds/session.js'
 import { settle, type Settled } from '../payment/settle.js'
 import { QorePayGatewayError } from '../gateway/gateway-error.js'
 import type { QorePayContext } from '../context.js'
@@ -33,7 +33,7 @@ const termUrlSchema = {
   tags: TAGS,
   params: TokenParams,
   response: {
-    303: Type.Null({ description: 'To successRedirect or failureRedirect, with purchase_id in the query' }),
+    303: Type.Null({ description: 'To successRedirect (status executed or authorized), failureRedirect (error) or pendingRedirect (pending: the outcome is not known yet; a webhook or reconciliation reports it), with purchase_id and status in the query; a repeated post answers what the first did. An unknown or expired token: failureRedirect, without either' }),
     400: errorResponse('The form body cannot be read'),
     413: errorResponse('The body is over bodyLimit'),
     415: errorResponse('The body is not a form'),
@@ -46,6 +46,7 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
   const scope = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { opts, client, store, outcomes } = ctx
   const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
+  const targets: Record<TermUrlStatus, string> = { executed: opts.successRedirect, authorized: opts.successRedirect, error: opts.failureRedirect, pending: opts.pendingRedirect }
 
   scope.get(sessionPath(':token', 'page'), { schema: pageSchema, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
@@ -63,10 +64,11 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
 
   scope.post<{ Params: Static<typeof TokenParams>, Body: TermUrlBody }>(sessionPath(':token', 'return'), { schema: termUrlSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
     const { token } = request.params
-    // take: of two concurrent posts of the same TermUrl, only one completes the payment.
-    const session = await takeSession(store, token)
-    if (session === undefined) return redirect(reply, opts.failureRedirect)
+    const entry = await enterSession(store, token)
+    if (entry.kind === 'unknown') return redirect(reply, opts.failureRedirect)
+    if (entry.kind === 'answered') return redirect(reply, targets[entry.answer.status], entry.answer)
 
+    const { session } = entry
     const body = request.body ?? {}
     const event = { purchaseId: session.purchaseId, source: '3ds' as const, reference: session.reference, maskedPan: session.maskedPan, authorization: session.authorization, recurringToken: session.recurringToken }
     const fields = {
@@ -78,19 +80,34 @@ export function threeDSRoutes (parent: FastifyInstance, ctx: QorePayContext): vo
       settled = await settle(settling, { step: 'callback', send: () => client.completeThreeDS(session.callbackUrl, fields, session.purchaseId), event }, request)
     } catch (err) {
       // Only a callback proven never sent may be tried again: put the session back for the payer's retry.
-      // Anything that may have reached the gateway keeps the session taken, so it is never sent twice.
+      // Anything that may have reached the gateway keeps the session taken, so it is never sent twice,
+      // and a repeated post answers pending at once instead of waiting for an answer that never comes.
       if (err instanceof QorePayGatewayError && !err.sent) await putBackSession(store, token, session)
+      else await remember(token, session, 'pending', request)
       throw err
     }
-    // Still undecided at the gateway: the webhook or reconciliation reports it; the payer lands on the failure page for now.
-    if (settled.kind !== 'outcome') return redirect(reply, opts.failureRedirect, session.purchaseId)
-    return redirect(reply, settled.outcome.status === 'error' ? opts.failureRedirect : opts.successRedirect, session.purchaseId)
+    // Still undecided at the gateway: the webhook or reconciliation reports it.
+    const status = settled.kind === 'outcome' ? settled.outcome.status : 'pending'
+    await remember(token, session, status, request)
+    return redirect(reply, targets[status], { purchaseId: session.purchaseId, status })
   })
+
+  /** The answer kept for a repeated post; a store failure here does not keep the payer from their answer. */
+  async function remember (token: string, session: ThreeDSSession, status: TermUrlStatus, request: FastifyRequest): Promise<void> {
+    try {
+      await answerSession(store, token, session, status)
+    } catch (err) {
+      request.log.warn({ err, purchaseId: session.purchaseId }, `qorepay: the TermUrl answer for purchase ${session.purchaseId} could not be kept; a repeated post waits for it, then answers pending`)
+    }
+  }
 }
 
 /** Only to the configured redirects, never a URL from the request. */
-function redirect (reply: FastifyReply, target: string, purchaseId?: string): FastifyReply {
+function redirect (reply: FastifyReply, target: string, answer?: TermUrlAnswer): FastifyReply {
   const url = new URL(target)
-  if (purchaseId !== undefined) url.searchParams.set('purchase_id', purchaseId)
+  if (answer !== undefined) {
+    url.searchParams.set('purchase_id', answer.purchaseId)
+    url.searchParams.set('status', answer.status)
+  }
   return reply.header('cache-control', 'no-store').redirect(url.href, 303)
 }

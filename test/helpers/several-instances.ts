@@ -87,10 +87,10 @@ export function durableSuite (backend: DurableBackend): void {
       t.equal((await b.get(new URL(res.body.redirect_url).pathname)).statusCode, 200, 'B serves the page of A\'s session')
       const { termUrl, body } = await passAcs(a, res.body.redirect_url, 'approve')
       const back = await postTermUrl(on(b, termUrl), body)
-      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${id}`)
+      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${id}&status=executed`)
       await sim.idle()
       t.equal(executed([a, b], id), 1, 'onExecuted once across both')
-      t.equal((await postTermUrl(termUrl, body)).location, 'https://shop.example/failed', 'single-use on A too')
+      t.same(await postTermUrl(termUrl, body), back, 'a repeated post on A: B\'s answer, not sent again')
       t.equal(sim.count('callback'), 1)
     })
 
@@ -104,7 +104,7 @@ export function durableSuite (backend: DurableBackend): void {
       t.equal(sim.count('callback'), rounds, 'one gateway callback per purchase')
       await sim.idle()
       for (const { id, locations } of results) {
-        t.equal(locations.filter((l) => l === `https://shop.example/paid?from=qorepay&purchase_id=${id}`).length, 1, 'one success redirect')
+        t.same(locations, [`https://shop.example/paid?from=qorepay&purchase_id=${id}&status=executed`, `https://shop.example/paid?from=qorepay&purchase_id=${id}&status=executed`], 'both posts: the one answer')
         t.equal(executed([a, b], id), 1, 'onExecuted once')
       }
       // Every signed delivery of the first purchase, ten copies each, to both at once.
@@ -131,7 +131,7 @@ export function durableSuite (backend: DurableBackend): void {
       const [c, d] = after.shops
       t.equal((await c.get(new URL(res.body.redirect_url).pathname)).statusCode, 200, 'a new instance serves the page')
       const back = await postTermUrl(on(d, termUrl), body)
-      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${id}`, 'the payer\'s TermUrl post completes on a new instance')
+      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${id}&status=executed`, 'the payer\'s TermUrl post completes on a new instance')
       await sim.idle()
       t.equal(executed([...before.shops, c, d], id), 1, 'onExecuted once')
       t.equal(sim.count('callback'), 1)

@@ -35,7 +35,7 @@ for (const mount of MOUNTS) {
       t.equal(termUrl, `${routes}/3ds/${token}/return`, 'the ACS posts back to our TermUrl')
       const back = await postTermUrl(termUrl, body)
       t.equal(back.statusCode, 303)
-      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${purchaseId}`)
+      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${purchaseId}&status=executed`)
       await shop.sim.idle()
       t.same(shop.events.executed.filter((e) => e.purchaseId === purchaseId).map((e) => e.source), ['3ds'])
     })

@@ -39,6 +39,8 @@ test('defaults', async (t) => {
   t.equal(opts.decorator, 'qorepay')
   t.same(opts.timeouts, { connect: 5000, headers: 15000, body: 15000 })
   t.equal(opts.storeTimeout, 2000)
+  t.equal(opts.pendingRedirect, 'https://shop.example/ok', 'pendingRedirect: successRedirect')
+  t.equal(resolveOptions({ ...VALID, pendingRedirect: 'https://shop.example/wait' }).pendingRedirect, 'https://shop.example/wait')
   t.equal(resolveOptions({ ...VALID, storeTimeout: 250 }).storeTimeout, 250)
   t.equal(resolveOptions({ ...VALID, baseUrl: 'http://127.0.0.1:1/api/v1' }).baseUrl, 'http://127.0.0.1:1/api/v1/')
   t.same(resolveOptions({ ...VALID, webhookPublicKey: 'PEM' }).webhookPublicKeys, ['PEM'])
@@ -60,6 +62,12 @@ const BAD: Array<[string, Record<string, unknown>, string]> = [
   ['publicUrl missing', { publicUrl: undefined }, 'publicUrl: expected string (missing)'],
   ['publicUrl relative', { publicUrl: '/shop' }, 'publicUrl: expected an absolute http(s) URL, got "/shop"'],
   ['successRedirect not http', { successRedirect: 'javascript:alert(1)' }, 'successRedirect: expected an absolute http(s) URL, got "javascript:alert(1)"'],
+  ['successRedirect relative', { successRedirect: '/paid' }, 'successRedirect: expected an absolute http(s) URL, got "/paid"'],
+  ['successRedirect protocol-relative', { successRedirect: '//shop.example/paid' }, 'successRedirect: expected an absolute http(s) URL, got "//shop.example/paid"'],
+  ['failureRedirect relative', { failureRedirect: 'failed' }, 'failureRedirect: expected an absolute http(s) URL, got "failed"'],
+  ['pendingRedirect relative', { pendingRedirect: '/pending' }, 'pendingRedirect: expected an absolute http(s) URL, got "/pending"'],
+  ['pendingRedirect not http', { pendingRedirect: 'javascript:alert(1)' }, 'pendingRedirect: expected an absolute http(s) URL, got "javascript:alert(1)"'],
+  ['pendingRedirect not a string', { pendingRedirect: 42 }, 'pendingRedirect: expected string (got number)'],
   ['failureRedirect missing', { failureRedirect: undefined }, 'failureRedirect: expected string (missing)'],
   ['baseUrl malformed', { baseUrl: 'gate' }, 'baseUrl: expected an absolute http(s) URL, got "gate"'],
   ['prefix without slash', { prefix: 'pay' }, "prefix: expected string to match '^(/[A-Za-z0-9._~-]+)*$' (got string)"],

@@ -94,7 +94,7 @@ test('a Redis frozen with SIGSTOP: every route answers 503 within storeTimeout; 
   const again = await shop.post('/qorepay/payments', THREE_DS_CARD)
   t.equal(again.body.status, '3DS_required', 'a new payment starts')
   const back = await postTermUrl(termUrl, acsAnswer)
-  t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${threeDSId}`, 'the payer\'s TermUrl post completes')
+  t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${threeDSId}&status=executed`, 'the payer\'s TermUrl post completes')
   for (const round of ['now', 'again, a duplicate']) {
     for (const [path, d] of [['/qorepay/webhook', webhook], ['/qorepay/callback', callback]] as const) {
       const answer = await post(path, d.body, { 'content-type': 'application/json', 'x-signature': d.signature })

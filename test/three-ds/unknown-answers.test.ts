@@ -14,41 +14,47 @@ async function returnWithAnswer (shop: Shop, choice: 'approve' | 'fail', body: u
   const callbacks = shop.sim.count('callback')
   shop.sim.inject({ route: 'callback', kind: 'status', status: 200, process: processed, body })
   const back = await postTermUrl(termUrl, form)
-  // The payer presses back and posts the TermUrl again: the session was taken, nothing is sent twice.
+  // The payer presses back and posts the TermUrl again: the session was taken, nothing is sent twice,
+  // and the answer is the one the first post got (from its lookup), with no gateway call at all.
+  const lookups = shop.sim.count('purchases.get')
   const replay = await postTermUrl(termUrl, form)
+  const replayLookups = shop.sim.count('purchases.get') - lookups
   await shop.sim.idle()
-  return { purchaseId, back, replay, callbacks: shop.sim.count('callback') - callbacks }
+  return { purchaseId, back, replay, replayLookups, callbacks: shop.sim.count('callback') - callbacks }
 }
 
 test('a 3DS callback answered 2xx with nothing readable: looked up, redirected as the lookup says, never re-sent', async (t) => {
-  const shop = await startShop(t, { plugin: { lookupAttempts: LOOKUPS } })
+  const shop = await startShop(t, { plugin: { lookupAttempts: LOOKUPS, pendingRedirect: 'https://shop.example/pending' } })
   for (const [name, body] of UNREADABLE_ANSWERS) {
     t.test(`${name}, the bank approved: the success page from the lookup`, async (t) => {
-      const { purchaseId, back, replay, callbacks } = await returnWithAnswer(shop, 'approve', body, true)
+      const { purchaseId, back, replay, replayLookups, callbacks } = await returnWithAnswer(shop, 'approve', body, true)
       t.equal(back.statusCode, 303)
-      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${purchaseId}`)
-      t.equal(replay.location, 'https://shop.example/failed', 'the replay gets no second callback')
-      t.equal(callbacks, 1, 'one callback')
+      t.equal(back.location, `https://shop.example/paid?from=qorepay&purchase_id=${purchaseId}&status=executed`)
+      t.same(replay, back, 'the replay answers what the lookup found')
+      t.equal(callbacks, 1, 'one callback, the replay included')
+      t.equal(replayLookups, 0, 'the replay looks nothing up')
       await firedExactly(t, shop, 'onExecuted', purchaseId, 1)
       await firedExactly(t, shop, 'onAuthorized', purchaseId, 0)
       await firedExactly(t, shop, 'onFailed', purchaseId, 0)
     })
     t.test(`${name}, the bank refused: the failure page from the lookup`, async (t) => {
-      const { purchaseId, back, callbacks } = await returnWithAnswer(shop, 'fail', body, true)
-      t.equal(back.location, `https://shop.example/failed?purchase_id=${purchaseId}`)
-      t.equal(callbacks, 1, 'one callback')
+      const { purchaseId, back, replay, callbacks } = await returnWithAnswer(shop, 'fail', body, true)
+      t.equal(back.location, `https://shop.example/failed?purchase_id=${purchaseId}&status=error`)
+      t.same(replay, back)
+      t.equal(callbacks, 1, 'one callback, the replay included')
       await firedExactly(t, shop, 'onExecuted', purchaseId, 0)
       await firedExactly(t, shop, 'onAuthorized', purchaseId, 0)
       await firedExactly(t, shop, 'onFailed', purchaseId, [{ source: '3ds', error: { code: '3ds_failed' } }])
     })
-    t.test(`${name}, the gateway still undecided: never the success page, no hook, the session not put back`, async (t) => {
+    t.test(`${name}, the gateway still undecided: pendingRedirect, never the success status, no hook, the session not put back`, async (t) => {
       const lookups = shop.sim.count('purchases.get')
-      const { purchaseId, back, replay, callbacks } = await returnWithAnswer(shop, 'approve', body, false)
+      const { purchaseId, back, replay, replayLookups, callbacks } = await returnWithAnswer(shop, 'approve', body, false)
       t.equal(back.statusCode, 303)
-      t.equal(back.location, `https://shop.example/failed?purchase_id=${purchaseId}`)
-      t.equal(replay.location, 'https://shop.example/failed')
+      t.equal(back.location, `https://shop.example/pending?purchase_id=${purchaseId}&status=pending`)
+      t.same(replay, back, 'the replay: pending too, not sent again')
       t.equal(callbacks, 1, 'one callback, the replay included')
-      t.equal(shop.sim.count('purchases.get') - lookups, LOOKUPS, 'every lookup attempt')
+      t.equal(replayLookups, 0)
+      t.equal(shop.sim.count('purchases.get') - lookups, LOOKUPS, 'every lookup attempt, all by the first post')
       await firedExactly(t, shop, 'onExecuted', purchaseId, 0)
       await firedExactly(t, shop, 'onAuthorized', purchaseId, 0)
       await firedExactly(t, shop, 'onFailed', purchaseId, 0)
