@@ -37,6 +37,9 @@ export const PaymentBodySchema = Type.Object({
 /** The JSON body of `POST {prefix}/payments`, as `purchase(request)` sees it in `request.body`. */
 export interface PaymentBody extends Static<typeof PaymentBodySchema> {}
 
+/** The fields of the body that are card data: never logged, stored, or let to decide an Idempotency-Key answer. */
+export const CARD_DATA_FIELDS = ['card_number', 'cvc', 'expires', 'cardholder_name'] as const
+
 /** What is posted to `direct_post_url?s2s=true`: every field filled. */
 export type CardPost = Required<Omit<PaymentBody, 'order' | 'remember_card'>> & Pick<PaymentBody, 'remember_card'>
 

@@ -7,7 +7,7 @@ import { authorizationOf, outcomeOfPurchase, toOutcomeEvent, type Outcome } from
 import { payerMessage } from '../outcome/payer-message.js'
 import { tracePayment } from '../observability/payment.js'
 import type { QorePayContext } from '../context.js'
-import { idempotent } from './idempotency.js'
+import { idempotent, type Answers, type Bind } from './idempotency.js'
 import { PurchaseInputSchema, type PurchaseInput } from './purchase-input.js'
 import { lookupOutcome, outcomeUnknown } from './settle.js'
 
@@ -43,8 +43,19 @@ const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
 
 export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
   const { opts, client, store, outcomes, log } = ctx
+  const answers: Answers<SavedCardResult> = {
+    final: (result) => result.status !== 'pending',
+    // A retry under a key bound to a purchase: looked up, never charged again.
+    lookUp: async ({ purchaseId, reference }) => await resultOf({ purchaseId, reference }, await lookupOutcome(client, purchaseId, opts.lookupAttempts, log), undefined)
+  }
   // Keys of their own: a key a payer's browser sent to POST /payments never answers for a saved card.
-  const idempotency = { store, secret: opts.apiKey, scope: `${opts.brandId}${opts.prefix}:saved_card`, ttlMs: 24 * 3600_000 }
+  const idempotency = {
+    store,
+    secret: opts.apiKey,
+    scope: `${opts.brandId}${opts.prefix}:saved_card`,
+    answers,
+    discard: async (purchaseId: string) => await ctx.tracking?.stop(purchaseId)
+  }
 
   return async function payWithSavedCard (input, recurringToken, options = {}) {
     if (!purchaseInput.Check(input)) {
@@ -53,13 +64,13 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
     }
     const token = checkedId(recurringToken, 'recurringToken')
     const { idempotencyKey } = options
-    const call = { headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }, body: { input, recurringToken: token }, log }
-    const { result } = await tracePayment('saved_card', () => idempotent(call, idempotency, () => pay(input, token)),
+    const call = { key: idempotencyKey, body: { input, recurringToken: token }, log }
+    const { result } = await tracePayment('saved_card', () => idempotent(call, idempotency, (bind) => pay(input, token, bind)),
       ({ result }) => ({ status: result.status, purchase_id: result.purchaseId }))
     return result
   }
 
-  async function pay (input: PurchaseInput, token: string): Promise<SavedCardResult> {
+  async function pay (input: PurchaseInput, token: string, bind: Bind): Promise<SavedCardResult> {
     const purchase = await client.createPurchase({
       ...input,
       brand_id: opts.brandId,
@@ -67,7 +78,10 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
     })
     const purchaseId = purchase.id
     // Tracked before the charge, as a card post is: reconciliation finds an outcome this process never reports.
-    await ctx.tracking?.track({ purchaseId, source: 'saved_card', reference: purchase.reference ?? undefined })
+    const reference = purchase.reference ?? undefined
+    await ctx.tracking?.track({ purchaseId, source: 'saved_card', reference })
+    // Bound before the charge: a retry under the key looks this purchase up and never charges again.
+    await bind({ purchaseId, reference })
     let outcome: Outcome | undefined
     try {
       outcome = outcomeOfPurchase(await client.charge(purchaseId, token))
@@ -82,8 +96,14 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
       outcome = await lookupOutcome(client, purchaseId, unknown ? opts.lookupAttempts : 1, log)
       if (outcome === undefined && !unknown) throw err
     }
+    return await resultOf({ purchaseId, reference }, outcome, authorizationOf(purchase))
+  }
+
+  /** The result of an outcome (`undefined`: still undecided), reported through the hooks once. */
+  async function resultOf (known: { purchaseId: string, reference?: string }, outcome: Outcome | undefined, authorization: Authorization | undefined): Promise<SavedCardResult> {
+    const { purchaseId } = known
     if (outcome === undefined) return { status: 'pending', purchaseId }
-    const event = toOutcomeEvent(outcome, { purchaseId, source: 'saved_card', reference: purchase.reference ?? undefined, authorization: authorizationOf(purchase) })
+    const event = toOutcomeEvent(outcome, { ...known, source: 'saved_card', ...(authorization === undefined ? {} : { authorization }) })
     await outcomes.reportQuietly(event, undefined)
     if (event.status === 'error') return { status: 'error', purchaseId, code: event.error.code, message: payerMessage(event.error.code) }
     if (event.status === 'executed') return { status: 'executed', purchaseId }

@@ -2,15 +2,15 @@ import type { FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { PaymentBodySchema, toCardPost, type PaymentBody } from '../payment/card-fields.js'
+import { CARD_DATA_FIELDS, PaymentBodySchema, toCardPost, type PaymentBody } from '../payment/card-fields.js'
 import { maskPan } from '../wire/pan.js'
 import { PurchaseInputSchema } from '../payment/purchase-input.js'
 import { QorePayGatewayError, QorePayPurchaseError } from '../errors.js'
 import { callHook } from '../outcome/reporter.js'
 import { payerMessage } from '../outcome/payer-message.js'
-import { idempotent } from '../payment/idempotency.js'
-import { settle } from '../payment/settle.js'
-import { authorizationOf } from '../outcome/mapping.js'
+import { idempotent, type Answers, type Bind, type IdempotencyOptions } from '../payment/idempotency.js'
+import { lookupOutcome, settle } from '../payment/settle.js'
+import { authorizationOf, toOutcomeEvent, type Outcome } from '../outcome/mapping.js'
 import { redactingSerializers } from './log-redaction.js'
 import { TAGS, errorResponse } from './error-response.js'
 import { createSession, sessionUrl } from '../three-ds/session.js'
@@ -64,16 +64,42 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
   const scope = parent.withTypeProvider<TypeBoxTypeProvider>()
   const { opts, client, store, outcomes, undiciExposure } = ctx
   const settling = { client, outcomes, lookupAttempts: opts.lookupAttempts }
-  const idempotency = { store, secret: opts.apiKey, scope: `${opts.brandId}${opts.prefix}`, ttlMs: 24 * 3600_000 }
+  const idempotency = (request: PaymentRequest): IdempotencyOptions<PaymentReply> => ({
+    store,
+    secret: opts.apiKey,
+    scope: `${opts.brandId}${opts.prefix}`,
+    cardFields: CARD_DATA_FIELDS,
+    answers: answers(request),
+    // A purchase created by a request whose key turned out bound to another is never charged: nothing to reconcile.
+    discard: async (purchaseId) => await ctx.tracking?.stop(purchaseId)
+  })
 
   scope.post('/payments', { schema: paymentsSchema, bodyLimit: opts.bodyLimit, logSerializers: redactingSerializers }, async (request, reply) => {
     undiciExposure.check()
-    const { result, replayed } = await tracePayment('direct', (trace) => idempotent(request, idempotency, () => pay(request.body, request, trace)), ({ result }) => result.body)
+    const call = { key: request.headers['idempotency-key'], body: request.body, log: request.log }
+    const { result, replayed } = await tracePayment('direct', (trace) => idempotent(call, idempotency(request), (bind) => pay(request.body, request, bind, trace)), ({ result }) => result.body)
     if (replayed) reply.header('idempotent-replayed', 'true')
     return reply.code(result.statusCode).send(result.body)
   })
 
-  async function pay (body: PaymentBody, request: PaymentRequest, trace?: PaymentContext): Promise<PaymentReply> {
+  /** A retry's answer for a purchase its key is bound to: what the gateway says, reported through the hooks once. */
+  function answers (request: PaymentRequest): Answers<PaymentReply> {
+    return {
+      final: (reply) => reply.statusCode !== 202 && reply.body.status !== '3DS_required',
+      lookUp: async (bound, recorded, log) => {
+        const outcome = await lookupOutcome(client, bound.purchaseId, opts.lookupAttempts, log)
+        if (outcome === undefined) {
+          // Still waiting for 3-D Secure: its page answers while the session lives; then the payer waits for the outcome.
+          const threeDS = recorded !== undefined && recorded.answer.body.status === '3DS_required' && Date.now() < recorded.at + opts.sessionTtl * 1000
+          return threeDS ? recorded.answer : { statusCode: 202, body: { status: 'pending', purchase_id: bound.purchaseId } }
+        }
+        await outcomes.reportQuietly(toOutcomeEvent(outcome, { ...bound, source: 'direct' }), request)
+        return replyOf(bound.purchaseId, outcome)
+      }
+    }
+  }
+
+  async function pay (body: PaymentBody, request: PaymentRequest, bind: Bind, trace?: PaymentContext): Promise<PaymentReply> {
     const card = toCardPost(body, request)
     const input = await opts.purchase(request)
     if (!purchaseInput.Check(input)) {
@@ -101,14 +127,12 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     const event = { ...known, source: 'direct' as const, ...outcomeFacts }
     // Tracked before the card is sent: an outcome this process never reports is found by reconciliation.
     await ctx.tracking?.track({ purchaseId: purchase.id, source: 'direct', reference: known.reference, maskedPan: known.maskedPan })
+    // Bound before the card is sent: a retry under the key looks this purchase up and never posts again.
+    await bind(known)
 
     const settled = await settle(settling, { step: 'direct_post', send: () => client.postCard(directPostUrl, card, purchase.id), event }, request)
     if (settled.kind === 'pending') return { statusCode: 202, body: { status: 'pending', purchase_id: purchase.id } }
-    if (settled.kind === 'outcome') {
-      const { outcome } = settled
-      if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: purchase.id, code: outcome.code, message: payerMessage(outcome.code) } }
-      return { statusCode: 200, body: { status: outcome.status, purchase_id: purchase.id } }
-    }
+    if (settled.kind === 'outcome') return replyOf(purchase.id, settled.outcome)
 
     const { threeDS } = settled
     // The payer's browser is sent to the ACS: only a web URL, whatever the gateway says.
@@ -126,6 +150,11 @@ export function paymentsRoute (parent: FastifyInstance, ctx: QorePayContext): vo
     await callHook('on3DSRequired', opts.on3DSRequired, { ...known, status: '3DS_required', source: 'direct', redirectUrl }, request, request.log)
     return { statusCode: 200, body: { status: '3DS_required', purchase_id: purchase.id, redirect_url: redirectUrl } }
   }
+}
+
+function replyOf (purchaseId: string, outcome: Outcome): PaymentReply {
+  if (outcome.status === 'error') return { statusCode: 402, body: { status: 'error', purchase_id: purchaseId, code: outcome.code, message: payerMessage(outcome.code) } }
+  return { statusCode: 200, body: { status: outcome.status, purchase_id: purchaseId } }
 }
 
 /** A checked answer that still cannot be used: the gateway answered, nothing further was sent. */

@@ -322,7 +322,7 @@ test('marks last 400 days on Redis by default, and what one purchase keeps there
     memory += usage
   }
   t.comment(`one paid purchase and its webhook keep: ${sizes.join(', ')}; for 400 days: ${bytes} B of keys and values, ${memory} B by MEMORY USAGE`)
-  t.same(keys.map((k) => k.slice(redis.prefix.length).split(':')[0]).sort(), ['idem', 'known', 'outcome', 'webhook'])
+  t.same(keys.map((k) => k.slice(redis.prefix.length).split(':')[0]).sort(), ['idem', 'idem', 'known', 'outcome', 'webhook'], 'the Idempotency-Key\'s record and binding, the marks')
   t.ok(bytes < 400, 'a few hundred bytes per purchase')
 })
 

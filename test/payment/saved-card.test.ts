@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { test } from 'tap'
 import { CARD, PURCHASE, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
@@ -129,13 +130,43 @@ test('idempotencyKey: the same call resolves the first answer, one purchase, one
   shop.sim.inject({ route: 'purchases.charge', kind: 'latency', ms: 300 })
   const running = api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-44' })
   while (shop.sim.count('purchases.charge') < 2) await new Promise((resolve) => setTimeout(resolve, 10))
-  await t.rejects(api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-44' }), { code: 'FST_QOREPAY_IDEMPOTENCY_CONFLICT' })
-  t.match(await running, { status: 'executed' })
+  // Bound before the charge: a second call meanwhile looks the purchase up (lookupAttempts spaced over 600 ms, past
+  // the charge's 300 ms) and gets what the gateway says, never a second charge.
+  const during = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-44' })
+  const done = await running
+  t.same(during, { status: 'executed', purchaseId: done.purchaseId })
+  t.match(done, { status: 'executed' })
+  t.same(await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-44' }), done)
+  t.equal(shop.sim.count('purchases.charge'), 2, 'one charge per key')
 
   // A key of POST /payments is another namespace: the same string pays here afresh.
   const paid = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'refill-45' })
   const mine = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-45' })
   t.not(mine.purchaseId, paid.body.purchase_id)
+})
+
+test('idempotencyKey after a lost charge answer: the retry looks the purchase up and never charges again', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const { shop, token } = await shopWithSavedCard(t, { plugin: { store, timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 1 } })
+  const api = shop.app.qorepay
+  // The gateway charges the card; its answer never comes, and the lookup fails too.
+  shop.sim.inject({ route: 'purchases.charge', kind: 'hang', process: true })
+  shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 500, count: 3 })
+  const first = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-50' })
+  t.equal(first.status, 'pending')
+  const retry = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-50' })
+  t.same(retry, { status: 'executed', purchaseId: first.purchaseId }, 'looked up again, not the stale pending')
+  t.same(await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-50' }), retry)
+  // The request record gone (as a claim whose process died would be): the binding still answers; the purchase
+  // the retry created is never charged.
+  await store.delete(`idem:brand-test/qorepay:saved_card:${createHash('sha256').update('refill-50').digest('base64url')}`)
+  const creates = shop.sim.count('purchases.create')
+  t.same(await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-50' }), retry)
+  t.equal(shop.sim.count('purchases.create') - creates, 1)
+  await shop.sim.idle()
+  t.equal(shop.sim.count('purchases.charge'), 1, 'one charge')
+  t.equal(shop.events.executed.filter((e) => e.purchaseId === first.purchaseId).length, 1, 'reported once')
 })
 
 test('input and token are checked before any request', async (t) => {

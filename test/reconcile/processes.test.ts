@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
@@ -10,21 +8,9 @@ import { CARD } from '../helpers/shop.js'
 import { startReceiver, startSim, type Receiver } from '../helpers/simulator.js'
 import { redisSkip, redisTestOptions } from '../helpers/redis.js'
 import { QUEUE, until } from '../helpers/reconcile.js'
+import { startHost } from '../helpers/child-host.js'
 
-const hostSource = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url))
 const FAST = { schedule: [0.05, 0.05, 0.05, 0.05, 0.05], interval: 0.02 }
-
-interface Host { child: ChildProcess, url: string, stdout: string, exit: Promise<number | null> }
-
-/** test/helpers/host-process.ts in a child process, under this test's loader and coverage hooks. */
-async function startHost (env: Record<string, string>): Promise<Host> {
-  const child = spawn(process.execPath, [...process.execArgv, hostSource], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
-  const host: Host = { child, url: '', stdout: '', exit: new Promise((resolve) => child.on('exit', resolve)) }
-  child.stdout?.on('data', (chunk: Buffer) => { host.stdout += chunk })
-  await until(() => host.stdout.includes('ready ') || child.exitCode !== null, 'the host to listen')
-  host.url = /ready (\S+)/.exec(host.stdout)![1]
-  return host
-}
 
 function hostEnv (sim: Simulator, reports: Receiver, callbacks: Receiver, extra: Record<string, string>): Record<string, string> {
   return { QP_BASE_URL: sim.baseUrl, QP_REPORT_URL: reports.url, QP_CALLBACK_URL: callbacks.url, QP_RECONCILE: JSON.stringify(FAST), ...extra }

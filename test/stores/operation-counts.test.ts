@@ -25,5 +25,6 @@ test('store calls of one 3DS payment, from the card post to its webhook (README 
   // the TermUrl's report stops tracking (1 take, 1 unschedule); the callback's and webhook's duplicates each find it stopped (1 take).
   // Each of the three reports (TermUrl, callback, webhook) first marks the outcome known (1 set each), duplicates included.
   // The TermUrl's answer record: written with the session (1 set), completed with the first post's answer (1 set).
-  t.same(calls, { claim: 7, set: 12, get: 3, take: 4, schedule: 1, unschedule: 1 }, 'the README\'s "Cost per payment" states these; update it with them')
+  // The Idempotency-Key's share: its claim, its binding to the purchase (a claim, before the card post) and its answer (1 set).
+  t.same(calls, { claim: 8, set: 12, get: 3, take: 4, schedule: 1, unschedule: 1 }, 'the README\'s "Cost per payment" states these; update it with them')
 })
