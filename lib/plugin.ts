@@ -1,7 +1,5 @@
-import { isIP } from 'node:net'
 import fp from 'fastify-plugin'
 import formbody from '@fastify/formbody'
-import { Ajv } from 'ajv'
 import type { FastifyInstance } from 'fastify'
 import { resolveOptions, type QorePayOptions } from './options.js'
 import { QorePayClient } from './gateway/client.js'
@@ -17,12 +15,24 @@ import { webhookRoutes } from './routes/webhook.js'
 import type { QorePayContext } from './context.js'
 import { UndiciExposure } from './observability/undici-channels.js'
 import { savedCardPayments, type PayWithSavedCard } from './payment/saved-card.js'
+import { directPayments, type Pay } from './payment/direct-payment.js'
+import { bodyAjv, schemaErrors } from './payment/body-validation.js'
 import { Tracking } from './reconcile/tracking.js'
 import { retriedActions, type RetriedActions } from './payment/retried-action.js'
 import { Sweeper, sweepLeaseMs, type SweepResult } from './reconcile/sweeper.js'
 
 /** The gateway calls a shop makes besides the payment flow, a payment with a saved card, and one reconciliation sweep, as `app.qorepay`. */
 export interface QorePayApi extends Pick<QorePayClient, 'createPurchase' | 'getPurchase' | 'release' | 'cancel' | 'deleteRecurringToken' | 'publicKey'>, RetriedActions {
+  /**
+   * Runs exactly what `POST {prefix}/payments` runs, from the shop's own route
+   * or resolver: `body` (default `request.body`) checked with the route's
+   * schema and messages (400 `FST_ERR_VALIDATION`), the `Idempotency-Key`
+   * rules with `idempotencyKey` (default the request's header), the purchase
+   * from `purchase(request)`, the card post, 3-D Secure. Resolves the route's
+   * `{ statusCode, body }` (200, 202, 402; `replayed` when a key answered it)
+   * and rejects with the errors the route answers (their `statusCode` and `code`).
+   */
+  pay: Pay
   /**
    * Creates a purchase from `input` (what `purchase(request)` returns) and pays
    * it with the card saved under `recurringToken`, reporting the outcome
@@ -80,6 +90,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     // scope.prefix holds the parents' prefixes too: every URL the plugin hands out is built from it.
     const ctx: QorePayContext = { ...shared, routesUrl: `${opts.publicUrl}${scope.prefix}` }
     // Decorated from here, on the host's instance, so that payWithSavedCard gets this ctx as the routes do.
+    const pay = directPayments(ctx)
     // Twice the longest a send can take from here: the gateway may still be at work after the client gave up.
     const { connect, headers, body } = opts.timeouts
     const api: QorePayApi = {
@@ -90,20 +101,16 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
       cancel: client.cancel.bind(client),
       deleteRecurringToken: client.deleteRecurringToken.bind(client),
       publicKey: client.publicKey.bind(client),
+      pay,
       payWithSavedCard: savedCardPayments(ctx),
       reconcile: async () => await sweeper?.sweep() ?? { checked: 0, reported: 0, pending: 0 }
     }
     fastify.decorate(opts.decorator, api)
 
-    // strictNumbers: JSON's 1e400 parses to Infinity, which is no integer or number a payment field can hold.
-    const ajv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, strict: false, strictNumbers: true })
-    // node:net's reading of an address, the same the gateway's validator takes (no zone ids, no leading zeros).
-    ajv.addFormat('ipv4', (value: string) => isIP(value) === 4)
-    ajv.addFormat('ipv6', (value: string) => isIP(value) === 6)
+    // One validator and one error text for the routes and app.qorepay.pay (lib/payment/body-validation.ts).
+    const ajv = bodyAjv()
     scope.setValidatorCompiler(({ schema }) => ajv.compile(schema))
-    // Name the field only: deeper paths hold the payer's own `order` keys, which an answer never reflects.
-    scope.setSchemaErrorFormatter((errors, dataVar) =>
-      new Error(errors.map((e) => `${dataVar}${/^\/[^/]*/.exec(e.instancePath)?.[0] ?? ''} ${String(e.message)}`).join(', ')))
+    scope.setSchemaErrorFormatter(schemaErrors)
     // Exactly our parsers, each where it belongs: JSON for payments (a cross-site
     // form cannot post one without a preflight), a form for the TermUrl, raw bytes
     // for webhooks. The host's own (a custom JSON parser, its formbody, which would
@@ -112,7 +119,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, scope.getDefaultJsonParser('error', 'error'))
     // Unknown paths under our prefix answer without echoing the path (a 3DS token, say).
     scope.setNotFoundHandler((_request, reply) => reply.code(404).send({ statusCode: 404, error: 'Not Found', message: 'Not found' }))
-    paymentsRoute(scope, ctx)
+    paymentsRoute(scope, ctx, pay)
     await scope.register(async (forms) => {
       forms.removeAllContentTypeParsers()
       await forms.register(formbody, { bodyLimit: opts.bodyLimit })

@@ -1,0 +1,134 @@
+import { test } from 'tap'
+import { CARD, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
+import { TEST_CARDS } from '../../lib/simulator/index.js'
+import type { Tap } from '../helpers/tap.js'
+import { firedExactly } from '../helpers/outcomes.js'
+
+/**
+ * A shop route of its own, `POST /checkout`, whose body wraps the payment:
+ * `{ payment, key? }`, paid through `app.qorepay.pay`. Its errors answer as
+ * the host's own error handler answers them.
+ */
+async function checkoutShop (t: Tap): Promise<Shop> {
+  return await startShop(t, {
+    host: (app) => {
+      app.post('/checkout', async (request, reply) => {
+        const { payment, key } = request.body as { payment: unknown, key?: string }
+        const result = await app.qorepay.pay(request, { body: payment, ...(key === undefined ? {} : { idempotencyKey: key }) })
+        return await reply.code(result.statusCode).header('x-replayed', String(result.replayed)).send(result.body)
+      })
+    }
+  })
+}
+
+test('pay() from the shop\'s own route: executed, declined, as the route answers them', async (t) => {
+  const shop = await checkoutShop(t)
+  const paid = await shop.post('/checkout', { payment: CARD })
+  t.equal(paid.statusCode, 200)
+  t.same(paid.body, { status: 'executed', purchase_id: paid.body.purchase_id })
+  t.equal(paid.headers['x-replayed'], 'false')
+  const declined = await shop.post('/checkout', { payment: { ...CARD, card_number: TEST_CARDS.declined } })
+  t.equal(declined.statusCode, 402)
+  t.same(declined.body, { status: 'error', purchase_id: declined.body.purchase_id, code: 'do_not_honour', message: declined.body.message })
+  const routeDeclined = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.declined })
+  t.equal(declined.body.message, routeDeclined.body.message, 'the route\'s fixed text')
+  await firedExactly(t, shop, 'onExecuted', paid.body.purchase_id, [{ purchaseId: paid.body.purchase_id, source: 'direct' }])
+  await firedExactly(t, shop, 'onFailed', declined.body.purchase_id, [{ source: 'direct', error: { code: 'do_not_honour' } }])
+  t.equal(shop.sim.count('direct_post'), 3)
+})
+
+test('pay() through 3-D Secure: the redirect_url, the bank, the TermUrl, executed once', async (t) => {
+  const shop = await checkoutShop(t)
+  const res = await shop.post('/checkout', { payment: { ...CARD, card_number: TEST_CARDS.threeDSPost } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.body.status, '3DS_required')
+  t.match(res.body.redirect_url, new RegExp(`^${shop.url}/qorepay/3ds/`))
+  t.equal(shop.events.threeDS.length, 1)
+  const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
+  const back = await postTermUrl(termUrl, body)
+  t.match(back.location, /^https:\/\/shop\.example\/paid/)
+  t.match(back.location, res.body.purchase_id)
+  await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, 1)
+})
+
+test('pay() with an idempotency key: a replay, under the same namespace as the route\'s header', async (t) => {
+  const shop = await checkoutShop(t)
+  const first = await shop.post('/checkout', { payment: CARD, key: 'order-1' })
+  const again = await shop.post('/checkout', { payment: CARD, key: 'order-1' })
+  t.same(again.body, first.body)
+  t.equal(again.headers['x-replayed'], 'true')
+  const byRoute = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'order-1' })
+  t.same(byRoute.body, first.body, 'the route answers the same key the same')
+  t.equal(byRoute.headers['idempotent-replayed'], 'true')
+  // No idempotencyKey: the request's own header.
+  const byHeader = await shop.post('/checkout', { payment: CARD }, { 'idempotency-key': 'order-1' })
+  t.same(byHeader.body, first.body)
+  const other = await shop.post('/checkout', { payment: { ...CARD, order: 'other' }, key: 'order-1' })
+  t.equal(other.statusCode, 422)
+  t.equal(other.body.code, 'FST_QOREPAY_IDEMPOTENCY_MISMATCH')
+  const bad = await shop.post('/checkout', { payment: CARD, key: 'two words' })
+  t.equal(bad.statusCode, 400)
+  t.equal(bad.body.code, 'FST_QOREPAY_VALIDATION')
+  t.equal(shop.sim.count('purchases.create'), 1)
+  t.equal(shop.sim.count('direct_post'), 1)
+})
+
+test('pay() refuses a bad body with the route\'s 400: the same code and message, no gateway call', async (t) => {
+  const shop = await checkoutShop(t)
+  const bodies: Array<[string, unknown]> = [
+    ['a short cvc', { ...CARD, cvc: '12' }],
+    ['a name with digits', { ...CARD, cardholder_name: 'R2 D2' }],
+    ['no card number', { ...CARD, card_number: undefined }],
+    ['an unknown field', { ...CARD, price: 1 }],
+    ['an IP that is none', { ...CARD, remote_ip: '1.2.3' }],
+    ['a colour depth of 300', { ...CARD, color_depth: 300 }],
+    ['an order key too long', { ...CARD, order: { ['k'.repeat(65)]: 1 } }],
+    ['an array', [CARD]],
+    ['a number', 42]
+  ]
+  for (const [name, body] of bodies) {
+    const route = await shop.post('/qorepay/payments', body)
+    const mine = await shop.post('/checkout', { payment: body })
+    t.equal(route.statusCode, 400, name)
+    t.equal(mine.statusCode, 400, name)
+    t.same(mine.body, route.body, `${name}: ${String(route.body.message)}`)
+    t.equal(mine.body.code, 'FST_ERR_VALIDATION')
+    t.match(mine.body.message, /^body/)
+  }
+  t.equal(shop.sim.requests.length, 0, 'no gateway call')
+})
+
+test('pay() without options pays request.body', async (t) => {
+  const shop = await startShop(t, {
+    host: (app) => {
+      app.post('/pay-as-is', async (request, reply) => {
+        const { statusCode, body } = await app.qorepay.pay(request)
+        return await reply.code(statusCode).send(body)
+      })
+    }
+  })
+  const res = await shop.post('/pay-as-is', CARD, { 'idempotency-key': 'as-is' })
+  t.equal(res.statusCode, 200)
+  t.equal(res.body.status, 'executed')
+  const refused = await shop.post('/pay-as-is', { ...CARD, cvc: 'abc' })
+  t.equal(refused.statusCode, 400)
+  t.match(refused.body.message, 'body/cvc must match pattern')
+})
+
+test('purchase(request) reads the body pay() was given as request.body, checked; the host\'s request is left as it was', async (t) => {
+  const seen: unknown[] = []
+  const shop = await startShop(t, {
+    plugin: { purchase: async (request) => { seen.push(request.body.order); return { client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 100 }] } } } },
+    host: (app) => {
+      app.post('/checkout', async (request, reply) => {
+        const result = await app.qorepay.pay(request, { body: { ...CARD, order: 'sku-9' } })
+        return await reply.code(result.statusCode).send({ ...result.body, hostBody: request.body })
+      })
+    }
+  })
+  const res = await shop.post('/checkout', { wrapper: true })
+  t.equal(res.statusCode, 200)
+  t.equal(res.body.status, 'executed')
+  t.same(res.body.hostBody, { wrapper: true })
+  t.same(seen, ['sku-9'])
+})
