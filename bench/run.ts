@@ -39,7 +39,7 @@ function envList<T extends string> (name: string, all: T[]): T[] {
   return wanted === undefined || wanted.length === 0 ? all : all.filter((x) => wanted.includes(x))
 }
 
-// 4 scenarios x 4 servers x (warm-up + 3 rounds) of these, plus set-up and memory: about 5 minutes on 2 cores.
+// 4 scenarios x (4 + 2 servers on the stub x (warm-up + 3 rounds), 3 + 2 on the simulator x (warm-up + 1)), set-up and memory: about 6 minutes on 2 cores.
 const quick = process.env.BENCH_QUICK === '1'
 const duration = envNumber('BENCH_DURATION', quick ? 1 : 2)
 const roundsPerServer = Math.floor(envNumber('BENCH_ROUNDS', quick ? 1 : 3))
