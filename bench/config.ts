@@ -29,6 +29,10 @@ export interface ServerConfig {
   /** Origin the payer's browser reaches the server on (redirect_url, TermUrl). */
   publicUrl: string
   webhookPublicKey: string
+  /** Where the server keeps 3DS sessions and marks: in process, or on the shared Redis at 127.0.0.1:6379. */
+  store: 'memory' | 'redis'
+  /** This run's own key prefix on Redis; every key the server writes starts with it, and is deleted at close. */
+  redisPrefix: string
 }
 
 const nextYear = (new Date().getFullYear() + 3) % 100

@@ -4,7 +4,7 @@
  * port and config in env; talks over IPC:
  *   -> { type: 'ready' }                       once listening
  *   <- { type: 'reset' }                       forget per-round state
- *   <- { type: 'cpu' }     -> { type: 'cpu', micros }  CPU time (user + system) this process used so far
+ *   <- { type: 'cpu' }     -> { type: 'cpu', micros, storeOps }  CPU time (user + system) and store operations so far
  *   <- { type: 'memory' }  -> { type: 'memory', heapUsed, rss } after a full GC when --expose-gc is on
  *   <- { type: 'profile', file? }  -> { type: 'profile' }  starts a CPU profile, or with `file` stops and writes it
  */
@@ -32,7 +32,7 @@ process.on('message', (msg: Message) => {
     send({ type: 'reset' })
   } else if (msg.type === 'cpu') {
     const { user, system } = process.cpuUsage()
-    send({ type: 'cpu', micros: user + system })
+    send({ type: 'cpu', micros: user + system, storeOps: server.storeOps() })
   } else if (msg.type === 'memory') {
     // Two passes: the first may only queue finalizers (WeakRefs, FinalizationRegistry).
     globalThis.gc?.()

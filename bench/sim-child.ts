@@ -5,7 +5,7 @@
  *   -> { type: 'ready', baseUrl, origin, companyPublicKey }
  *   -> { type: '3ds', id, md, paRes }  for each 3DS step issued (an approving PaRes)
  *   <- { type: 'profile', file? } -> { type: 'profile' }  starts a CPU profile, or with `file` stops and writes it
- *   <- { type: 'trim' }  -> { type: 'trim', deliveries, failed, micros }  drop what it recorded so far; CPU used so far
+ *   <- { type: 'trim' }  -> { type: 'trim', requests, deliveries, failed, micros }  drop what it recorded so far; CPU used so far
  */
 import { createSimulator } from '../lib/simulator/index.js'
 import { ThreeDSTokens } from '../lib/simulator/three-ds-tokens.js'
@@ -41,13 +41,14 @@ process.on('message', (msg: { type: string, file?: string }) => {
     const done = msg.file === undefined ? startProfile() : stopProfile(msg.file)
     done.then(() => process.send?.({ type: 'profile' }), () => process.send?.({ type: 'profile' }))
   } else if (msg.type === 'trim') {
+    const requests = sim.requests.length
     const deliveries = sim.deliveries.length
     const failed = sim.deliveries.filter((d) => d.statusCode === null || d.statusCode >= 300).length
     sim.purchases.clear()
     sim.requests.length = 0
     sim.deliveries.length = 0
     const { user, system } = process.cpuUsage()
-    process.send?.({ type: 'trim', deliveries, failed, micros: user + system })
+    process.send?.({ type: 'trim', requests, deliveries, failed, micros: user + system })
   }
 })
 process.on('disconnect', () => { sim.close().finally(() => process.exit(0)) })

@@ -8,7 +8,7 @@ import type { ServerConfig } from './config.js'
 export type Kind = 'plugin' | 'otel' | 'floor' | 'handwritten'
 export const KINDS: Kind[] = ['plugin', 'otel', 'floor', 'handwritten']
 
-export interface Answer { type: string, heapUsed?: number, rss?: number, gc?: boolean, micros?: number, error?: string }
+export interface Answer { type: string, heapUsed?: number, rss?: number, gc?: boolean, micros?: number, storeOps?: number, error?: string }
 
 /** A server under test running in its own child process. */
 export interface Target {

@@ -16,7 +16,7 @@ export const threeDS: Scenario = {
   requestsPerFlow: 2,
   expect: [200, 303],
   async beforeRound () { missing = 0 },
-  check: () => missing > 0 ? `${missing} flows restarted: the simulator's MD/PaRes had not reached the bench in time` : undefined,
+  check: () => missing > 0 ? `${missing} flows restarted: the gateway's MD/PaRes had not reached the bench in time` : undefined,
   load: (_target, env: BenchEnv) => ({
     requests: [{
       method: 'POST',
@@ -33,13 +33,12 @@ export const threeDS: Scenario = {
       method: 'POST',
       setupRequest (req, context) {
         const id = context.id as string | undefined
-        const issued = id === undefined ? undefined : env.sim.threeDS.get(id)
+        const issued = id === undefined ? undefined : env.gateway.issued(id)
         if (issued === undefined) {
           missing++
           // Falsy: autocannon starts this connection's loop again with a new payment.
           return null
         }
-        env.sim.threeDS.delete(id as string)
         return {
           ...req,
           path: context.path as string,

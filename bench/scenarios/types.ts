@@ -1,10 +1,13 @@
 import type { Options } from 'autocannon'
-import type { SimHandle } from '../sim-process.js'
+import type { GatewayHandle } from '../gateway-process.js'
 import type { Target } from '../targets.js'
 
 /** What scenarios may use besides the server under test. */
 export interface BenchEnv {
-  sim: SimHandle
+  /** The simulator: real purchases for webhook bodies. */
+  sim: GatewayHandle
+  /** The gateway the servers of the current runs talk to (the stub or the simulator). */
+  gateway: GatewayHandle
   /** PEM of the key pair the bench signs webhooks with (the servers verify with its public half). */
   webhookPrivateKey: string
   /** Seconds per measured round. */

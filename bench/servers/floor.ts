@@ -1,8 +1,10 @@
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
 import { Pool } from 'undici'
 import { FAILURE_REDIRECT, PREFIX, PURCHASE, SUCCESS_REDIRECT, type ServerConfig } from '../config.js'
 import type { BenchServer } from './types.js'
+import { deleteKeys } from './round-store.js'
 
 interface Session { purchaseId: string, method: string, url: string, paReq: string, md: string, callbackUrl: string }
 
@@ -11,8 +13,11 @@ const CSP = `default-src 'none'; script-src 'sha256-${createHash('sha256').updat
 
 /**
  * The floor: the same gateway calls the plugin makes, over one shared undici
- * Pool, and nothing else (no validation, store, hooks, retries, timeouts).
- * Whatever the plugin costs above this is its own.
+ * Pool, and nothing else (no validation, hooks, retries, timeouts, dedup or
+ * tracking). Whatever the plugin costs above this is its own. Its only state
+ * is the 3DS session the flow cannot do without: set on 3DS_required, read by
+ * the page, taken by the TermUrl; in a Map, or on Redis (SET PX, GET, GETDEL
+ * over one shared connection) when the plugin runs on RedisStore.
  */
 export async function build (cfg: ServerConfig): Promise<BenchServer> {
   const gateway = new URL(cfg.baseUrl)
@@ -30,7 +35,7 @@ export async function build (cfg: ServerConfig): Promise<BenchServer> {
   const webhookKey = createPublicKey(cfg.webhookPublicKey)
   const keyAnswer = await pool.request({ method: 'GET', path: `${gateway.pathname}public_key/`, headers: { authorization: apiAuth } })
   const companyKey = createPublicKey(await keyAnswer.body.json() as string)
-  const sessions = new Map<string, Session>()
+  const sessions = sessionStore(cfg)
 
   const app: FastifyInstance = Fastify({ logger: false })
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
@@ -56,7 +61,7 @@ export async function build (cfg: ServerConfig): Promise<BenchServer> {
     const result = await posted.body.json() as Record<string, string>
     if (result.status === '3DS_required') {
       const token = randomBytes(16).toString('base64url')
-      sessions.set(token, { purchaseId: purchase.id, method: result.Method, url: result.URL, paReq: result.PaReq, md: result.MD, callbackUrl: result.callback_url })
+      await sessions.set(token, { purchaseId: purchase.id, method: result.Method, url: result.URL, paReq: result.PaReq, md: result.MD, callbackUrl: result.callback_url })
       return { status: result.status, purchase_id: purchase.id, redirect_url: `${cfg.publicUrl}${PREFIX}/3ds/${token}` }
     }
     if (result.status === 'error') {
@@ -67,7 +72,7 @@ export async function build (cfg: ServerConfig): Promise<BenchServer> {
   })
 
   app.get(`${PREFIX}/3ds/:token`, async (request, reply) => {
-    const session = sessions.get((request.params as { token: string }).token)
+    const session = await sessions.get((request.params as { token: string }).token)
     if (session === undefined) return reply.code(404).send()
     reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').header('content-security-policy', CSP)
     return page(session, `${cfg.publicUrl}${request.url}/return`)
@@ -75,9 +80,8 @@ export async function build (cfg: ServerConfig): Promise<BenchServer> {
 
   app.post(`${PREFIX}/3ds/:token/return`, async (request, reply) => {
     const token = (request.params as { token: string }).token
-    const session = sessions.get(token)
+    const session = await sessions.take(token)
     if (session === undefined) return reply.code(404).send()
-    sessions.delete(token)
     const fields = request.body as { MD: string, PaRes: string }
     const callback = new URL(session.callbackUrl)
     const answered = await pool.request({
@@ -111,9 +115,55 @@ export async function build (cfg: ServerConfig): Promise<BenchServer> {
     app,
     // Nothing to forget: the floor keeps no dedup marks.
     reset () {},
+    storeOps: () => sessions.ops,
     async close () {
       await app.close()
       await pool.close()
+      await sessions.close()
+    }
+  }
+}
+
+interface Sessions {
+  ops: number
+  set (token: string, session: Session): Promise<void>
+  get (token: string): Promise<Session | undefined>
+  take (token: string): Promise<Session | undefined>
+  close (): Promise<void>
+}
+
+const SESSION_TTL_MS = 1800_000
+
+function sessionStore (cfg: ServerConfig): Sessions {
+  if (cfg.store === 'memory') {
+    const map = new Map<string, Session>()
+    return {
+      ops: 0,
+      async set (token, session) { this.ops++; map.set(token, session) },
+      async get (token) { this.ops++; return map.get(token) },
+      async take (token) {
+        this.ops++
+        const session = map.get(token)
+        map.delete(token)
+        return session
+      },
+      async close () {}
+    }
+  }
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 })
+  const prefix = `${cfg.redisPrefix}floor:`
+  const parse = (json: string | null): Session | undefined => json === null ? undefined : JSON.parse(json) as Session
+  return {
+    ops: 0,
+    async set (token, session) {
+      this.ops++
+      await redis.set(prefix + token, JSON.stringify(session), 'PX', SESSION_TTL_MS)
+    },
+    async get (token) { this.ops++; return parse(await redis.get(prefix + token)) },
+    async take (token) { this.ops++; return parse(await redis.getdel(prefix + token)) },
+    async close () {
+      await deleteKeys(redis, `${prefix}*`)
+      await redis.quit()
     }
   }
 }

@@ -115,6 +115,7 @@ export async function build (cfg: ServerConfig): Promise<BenchServer> {
   return {
     app,
     reset () { processed = new Set() },
+    storeOps: () => undefined,
     async close () { await app.close() }
   }
 }

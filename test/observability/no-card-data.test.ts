@@ -24,7 +24,9 @@ const word = fc.tuple(fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ'), fc.strin
   .map(([first, rest]) => first + rest)
 const payment = fc.record({
   card_number: fc.oneof(fc.constantFrom(...Object.values(TEST_CARDS).filter((c) => c.length > 4)), digits(12, 19)),
-  cvc: fc.oneof(fc.constant(TEST_CARDS.cvc), digits(3, 4)),
+  // Not 100-599: such a CVC equals an HTTP status the channels publish (statusCode 200), and the
+  // value check below could not tell the two apart.
+  cvc: fc.oneof(fc.constant(TEST_CARDS.cvc), digits(3, 4).filter((cvc) => !/^[1-5]\d\d$/.test(cvc))),
   // Months of every year from 2000 to 2099: some expired, most not.
   expires: fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 99 }))
     .map(([m, y]) => `${String(m).padStart(2, '0')}/${String(y).padStart(2, '0')}`),
