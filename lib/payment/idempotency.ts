@@ -6,6 +6,11 @@ import type { SessionStore } from '../stores/session-store.js'
 
 // Printable ASCII without spaces, as the IETF draft and the big payment APIs take it.
 const KEY = /^[\x21-\x7e]{1,255}$/
+
+/** An idempotency key as the route and the gateway actions take it. */
+export function isIdempotencyKey (key: unknown): key is string {
+  return typeof key === 'string' && KEY.test(key)
+}
 /**
  * How long a claim lives before its purchase is bound. Only a request that
  * created no purchase yet, or one not yet bound to the key, holds nothing
@@ -83,7 +88,7 @@ class KeyTaken extends Error {
  */
 export async function idempotent<A> (call: KeyedCall, opts: IdempotencyOptions<A>, run: (bind: Bind) => Promise<A>): Promise<{ result: A, replayed: boolean }> {
   if (call.key === undefined) return { result: await run(async () => {}), replayed: false }
-  if (typeof call.key !== 'string' || !KEY.test(call.key)) {
+  if (!isIdempotencyKey(call.key)) {
     throw new QorePayValidationError('Idempotency-Key must be 1-255 printable ASCII characters without spaces')
   }
   const { store, answers } = opts

@@ -3,6 +3,7 @@ import type { QorePayClient } from '../gateway/client.js'
 import { QorePayGatewayError } from '../gateway/gateway-error.js'
 import { QorePayIdempotencyConflictError, QorePayIdempotencyMismatchError, QorePayValidationError } from '../errors.js'
 import type { SessionStore } from '../stores/session-store.js'
+import { isIdempotencyKey } from './idempotency.js'
 import type { Purchase, RefundAnswer } from '../wire/purchase.js'
 
 /**
@@ -20,8 +21,6 @@ export interface ActionOptions {
   idempotencyKey?: string
 }
 
-// The same shape as POST /payments' Idempotency-Key.
-const KEY = /^[\x21-\x7e]{1,255}$/
 const RECORD_TTL_MS = 24 * 3600_000
 
 /** What tells that a purchase moved: any of these changes when a capture, refund or charge (or anything else) happened. */
@@ -71,7 +70,7 @@ export function retriedActions (deps: RetriedActionDeps): RetriedActions {
 async function once<A extends Purchase | RefundAnswer> (
   deps: RetriedActionDeps, action: string, id: string, idempotencyKey: string, args: unknown[], send: () => Promise<A>
 ): Promise<A | Purchase> {
-  if (typeof idempotencyKey !== 'string' || !KEY.test(idempotencyKey)) {
+  if (!isIdempotencyKey(idempotencyKey)) {
     throw new QorePayValidationError('idempotencyKey must be 1-255 printable ASCII characters without spaces')
   }
   // The id is checked by the first gateway call; in a key it is only hashed.

@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'tap'
 import { Redis } from 'ioredis'
@@ -16,6 +14,7 @@ import { CREDENTIALS, PURCHASE, startShop, type Shop } from '../helpers/shop.js'
 import { createPurchase, startReceiver, startSim } from '../helpers/simulator.js'
 import { redisSkip, redisTestOptions } from '../helpers/redis.js'
 import { until } from '../helpers/reconcile.js'
+import { startHost } from '../helpers/child-host.js'
 import type { Tap } from '../helpers/tap.js'
 
 // Leases of a few hundred milliseconds stand in for the default 30 s: a hook
@@ -325,17 +324,3 @@ test('marks last 400 days on Redis by default, and what one purchase keeps there
   t.same(keys.map((k) => k.slice(redis.prefix.length).split(':')[0]).sort(), ['idem', 'idem', 'known', 'outcome', 'webhook'], 'the Idempotency-Key\'s record and binding, the marks')
   t.ok(bytes < 400, 'a few hundred bytes per purchase')
 })
-
-interface Host { child: ChildProcess, url: string, stdout: string, exit: Promise<number | null> }
-
-const hostSource = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url))
-
-/** test/helpers/host-process.ts in a child process, under this test's loader and coverage hooks. */
-async function startHost (env: Record<string, string>): Promise<Host> {
-  const child = spawn(process.execPath, [...process.execArgv, hostSource], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
-  const host: Host = { child, url: '', stdout: '', exit: new Promise((resolve) => child.on('exit', resolve)) }
-  child.stdout?.on('data', (chunk: Buffer) => { host.stdout += chunk })
-  await until(() => host.stdout.includes('ready ') || child.exitCode !== null, 'the host to listen')
-  host.url = /ready (\S+)/.exec(host.stdout)![1]
-  return host
-}
