@@ -197,8 +197,10 @@ export class QorePayClient {
     try {
       const { statusCode, headers, text } = await traceGatewayCall(
         () => ({ operation: call.operation, method: call.method, origin: new URL(call.url).origin, attempt: attempt + 1 }), () => this.#send(call))
-      // The gateway's messages may quote the request: nothing past here holds the card.
-      const body = maskMessages(parseAnswer(text), call.card)
+      // The gateway's messages may quote the request: nothing past here holds the card. No parsed key reads
+      // "message" unless the text spells it or escapes a character, so most answers skip the walk and its copy.
+      const parsed = parseAnswer(text)
+      const body = text.includes('message') || text.includes('\\') ? maskMessages(parsed, call.card) : parsed
       this.#logCall(call, startedAt, { statusCode }, typeof body === 'object' && body !== null && 'id' in body ? body.id : undefined)
       if (statusCode < 300) {
         if (call.expected.check.Check(body)) return body

@@ -52,20 +52,25 @@ const DEFAULT_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (
  */
 export function toCardPost (body: PaymentBody, request: FastifyRequest): CardPost {
   const headers = request.headers
-  const { order, ...card } = body
-  return {
-    ...card,
-    remote_ip: card.remote_ip ?? request.ip,
-    user_agent: card.user_agent ?? headers['user-agent']?.slice(0, 2048) ?? DEFAULT_USER_AGENT,
-    accept_header: card.accept_header ?? headers.accept?.slice(0, 2048) ?? 'text/html',
-    language: card.language ?? firstLanguage(headers['accept-language']),
-    java_enabled: card.java_enabled ?? false,
-    javascript_enabled: card.javascript_enabled ?? true,
-    color_depth: card.color_depth ?? 24,
-    utc_offset: card.utc_offset ?? 0,
-    screen_width: card.screen_width ?? 1920,
-    screen_height: card.screen_height ?? 1080
+  // Field by field, not `{ order, ...card }`: an object rest is V8's slow path, on every payment.
+  const post: CardPost = {
+    cardholder_name: body.cardholder_name,
+    card_number: body.card_number,
+    expires: body.expires,
+    cvc: body.cvc,
+    remote_ip: body.remote_ip ?? request.ip,
+    user_agent: body.user_agent ?? headers['user-agent']?.slice(0, 2048) ?? DEFAULT_USER_AGENT,
+    accept_header: body.accept_header ?? headers.accept?.slice(0, 2048) ?? 'text/html',
+    language: body.language ?? firstLanguage(headers['accept-language']),
+    java_enabled: body.java_enabled ?? false,
+    javascript_enabled: body.javascript_enabled ?? true,
+    color_depth: body.color_depth ?? 24,
+    utc_offset: body.utc_offset ?? 0,
+    screen_width: body.screen_width ?? 1920,
+    screen_height: body.screen_height ?? 1080
   }
+  if (body.remember_card !== undefined) post.remember_card = body.remember_card
+  return post
 }
 
 function firstLanguage (header: string | undefined): string {

@@ -88,7 +88,8 @@ export function guardStore (store: SessionStore, options: GuardOptions): Session
       return ttl > 0 ? store.claim(key as string, value, ttl) : undefined
     }
   }
-  const guard = (method: StoreMethod) => async (...args: unknown[]): Promise<never> => await new Promise((resolve, reject) => {
+  // One promise and one timer per call (this runs several times on every payment).
+  const guard = (method: StoreMethod) => (...args: unknown[]): Promise<never> => new Promise((resolve, reject) => {
     let late = false
     const timer = setTimeout(() => {
       late = true
@@ -96,7 +97,14 @@ export function guardStore (store: SessionStore, options: GuardOptions): Session
     }, timeoutMs)
     // A call in flight at shutdown must not hold the process open.
     timer.unref()
-    new Promise<never>((resolve) => { resolve((store[method] as (...a: unknown[]) => Promise<never>).apply(store, args)) }).then((result) => {
+    let call: Promise<never>
+    try {
+      call = Promise.resolve((store[method] as (...a: unknown[]) => Promise<never>).apply(store, args))
+    } catch (err) {
+      // A store method that throws instead of rejecting fails the same way.
+      call = Promise.reject(err)
+    }
+    call.then((result) => {
       if (!late) {
         clearTimeout(timer)
         resolve(result)

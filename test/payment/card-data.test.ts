@@ -79,6 +79,16 @@ test('gateway text that quotes the card: masked in hooks and logs, never in an a
     t.same(shop.events.failed.at(-1)?.error, { code: 'do_not_honour', message: 'card 444433******1111 (cvc ***, expires **/**) refused; other card 555555******4444' })
   })
 
+  await t.test('a decline whose "message" key is spelt with an escape: masked all the same', async (t) => {
+    // The text never spells "message", which must not let the answer skip masking.
+    const escaped = `{"status":"error","code":"do_not_honour","\\u006dessage":${JSON.stringify(quoting)}}`
+    shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: escaped })
+    const res = await shop.post('/qorepay/payments', card)
+    answered.push(res.text)
+    t.equal(res.statusCode, 402)
+    t.same(shop.events.failed.at(-1)?.error, { code: 'do_not_honour', message: 'card 444433******1111 (cvc ***, expires **/**) refused; other card 555555******4444' })
+  })
+
   await t.test('a refused card post (4xx, no status): a 502 with the code, the text in the log only', async (t) => {
     shop.sim.inject({ route: 'direct_post', kind: 'status', status: 400, body: { card_number: [{ message: quoting, code: 'invalid' }] } })
     const res = await shop.post('/qorepay/payments', card)

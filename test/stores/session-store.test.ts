@@ -67,3 +67,12 @@ test('every guarded call that fails is a store outage (503) with its cause', asy
     t.match(err, { code: 'FST_QOREPAY_STORE_UNAVAILABLE', statusCode: 503, cause: { name: 'TypeError' } }, name)
   }
 })
+
+test('a store method that throws instead of rejecting is a store outage too', async (t) => {
+  const memory = new MemoryStore()
+  t.teardown(() => memory.close())
+  const throwing: SessionStore = { ...withoutQueue(memory), get: () => { throw new RangeError('no connection') } }
+  const err = await guardStore(throwing, GUARD).get('k').then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof QorePayStoreError)
+  t.match(err, { code: 'FST_QOREPAY_STORE_UNAVAILABLE', message: 'no connection', cause: { name: 'RangeError' } })
+})
