@@ -15,6 +15,12 @@ export interface QorePayContext {
    * hands out (redirect_url, TermUrl, success_callback) starts with it.
    */
   routesUrl: string
+  /**
+   * What this registration's store records are keyed under (Idempotency-Keys,
+   * the reconciliation queue): the brand id and the full prefix, a parent
+   * scope's included, so two mounts of one brand sharing a store keep theirs apart.
+   */
+  storeScope: string
   client: QorePayClient
   /** The host's store behind `guardStore`: failures are FST_QOREPAY_STORE_UNAVAILABLE. */
   store: SessionStore

@@ -64,15 +64,17 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
   }
   const ownStore = rawOptions.store === undefined ? new MemoryStore() : undefined
   const store = guardStore(rawOptions.store ?? ownStore as MemoryStore, { timeoutMs: opts.storeTimeout, takenTtl: sessionTimeLeft })
+  // fastify.prefix is the parent scopes' prefix (fastify-plugin runs this in the host's scope).
+  const storeScope = `${opts.brandId}${fastify.prefix}${opts.prefix}`
   const log = fastify.log.child({ plugin: 'fastify-qorepay', prefix: opts.prefix })
   const client = new QorePayClient(opts, log)
   // resolveOptions refused a store without the due-queue unless reconcile is false.
   const tracking = opts.reconcile !== false && hasQueue(store)
-    ? new Tracking(store, { scope: `${opts.brandId}${opts.prefix}`, schedule: opts.reconcile.schedule, leaseMs: sweepLeaseMs(opts.reconcile, opts) })
+    ? new Tracking(store, { scope: storeScope, schedule: opts.reconcile.schedule, leaseMs: sweepLeaseMs(opts.reconcile, opts) })
     : undefined
   const outcomes = new OutcomeReporter(store, { executed: opts.onExecuted, authorized: opts.onAuthorized, error: opts.onFailed }, log,
     tracking === undefined ? undefined : (purchaseId) => tracking.stop(purchaseId), markTimesOf(rawOptions))
-  const shared = { opts, client, store, outcomes, tracking, log, undiciExposure: new UndiciExposure(log) }
+  const shared = { opts, storeScope, client, store, outcomes, tracking, log, undiciExposure: new UndiciExposure(log) }
   const sweeper = tracking === undefined || opts.reconcile === false
     ? undefined
     : new Sweeper({ tracking, client, outcomes, log, options: opts.reconcile })
@@ -96,7 +98,7 @@ async function qorepayPlugin (fastify: FastifyInstance, rawOptions: QorePayOptio
     const api: QorePayApi = {
       createPurchase: client.createPurchase.bind(client),
       getPurchase: client.getPurchase.bind(client),
-      ...retriedActions({ client, store, scope: `${opts.brandId}${opts.prefix}`, settleMs: 2 * (connect + headers + body) }),
+      ...retriedActions({ client, store, scope: storeScope, settleMs: 2 * (connect + headers + body) }),
       release: client.release.bind(client),
       cancel: client.cancel.bind(client),
       deleteRecurringToken: client.deleteRecurringToken.bind(client),

@@ -61,7 +61,7 @@ export function directPayments (ctx: QorePayContext): Pay {
   const idempotency = (request: PaymentRequest): IdempotencyOptions<PaymentReply> => ({
     store,
     secret: opts.apiKey,
-    scope: `${opts.brandId}${opts.prefix}`,
+    scope: ctx.storeScope,
     cardFields: CARD_DATA_FIELDS,
     answers: answers(request),
     // A purchase created by a request whose key turned out bound to another is never charged: nothing to reconcile.

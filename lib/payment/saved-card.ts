@@ -52,7 +52,7 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
   const idempotency = {
     store,
     secret: opts.apiKey,
-    scope: `${opts.brandId}${opts.prefix}:saved_card`,
+    scope: `${ctx.storeScope}:saved_card`,
     answers,
     discard: async (purchaseId: string) => await ctx.tracking?.stop(purchaseId)
   }

@@ -1,6 +1,7 @@
 import { test } from 'tap'
-import { CARD, PURCHASE, passAcs, postTermUrl, startShop } from '../helpers/shop.js'
-import { TEST_CARDS } from '../../lib/simulator/index.js'
+import { CARD, CREDENTIALS, PURCHASE, passAcs, postTermUrl, startShop } from '../helpers/shop.js'
+import { TEST_CARDS, createSimulator } from '../../lib/simulator/index.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
 
 /**
  * Wherever the shop mounts the plugin, every URL it hands out (redirect_url,
@@ -68,4 +69,34 @@ test('a saved-card payment of a plugin inside a parent scope: its success_callba
   const result = await shop.api.payWithSavedCard(PURCHASE, saved.body.purchase_id)
   t.equal(result.status, 'executed')
   t.equal(shop.sim.purchases.get(result.purchaseId)?.success_callback, `${shop.url}/shop/pay/callback`)
+})
+
+test('two mounts of one brand under different parent scopes, sharing a store, keep their records apart', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const sim = await createSimulator({ ...CREDENTIALS })
+  t.teardown(() => sim.close())
+  const eu = await startShop(t, { sim, scope: '/eu', plugin: { store, reconcile: { interval: 3600 } } })
+  const us = await startShop(t, { sim, scope: '/us', plugin: { store, reconcile: { interval: 3600 } } })
+  const card = { ...CARD, card_number: TEST_CARDS.noThreeDS }
+  const headers = { 'idempotency-key': 'order-7-attempt-1' }
+
+  const first = await eu.post('/eu/qorepay/payments', card, headers)
+  const second = await us.post('/us/qorepay/payments', card, headers)
+  t.equal(first.statusCode, 200)
+  t.equal(second.statusCode, 200)
+  t.not(second.body.purchase_id, first.body.purchase_id, 'the same key on the other mount pays its own purchase')
+  t.equal(second.headers['idempotent-replayed'], undefined, 'not the other mount\'s answer replayed')
+  t.equal(sim.purchases.size, 2)
+  const replay = await us.post('/us/qorepay/payments', card, headers)
+  t.same([replay.body.purchase_id, replay.headers['idempotent-replayed']], [second.body.purchase_id, 'true'], 'a retry on one mount replays that mount\'s answer')
+
+  // Each mount tracks its purchases in its own queue: the other mount's sweep never reports them through its hooks.
+  const waiting = await eu.post('/eu/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+  const id: string = waiting.body.purchase_id
+  t.match(await store.get(`reconcile:brand-test/eu/qorepay:${id}`), { purchaseId: id, attempts: 0 }, 'tracked under its mount')
+  t.equal(await store.get(`reconcile:brand-test/us/qorepay:${id}`), undefined)
+  t.equal(await store.get(`reconcile:brand-test/qorepay:${id}`), undefined, 'nothing under the bare prefix both mounts share')
+  t.same(await store.due('reconcile:brand-test/eu/qorepay', Date.now() + 86_400_000, 10, 1000), [id])
+  t.same(await store.due('reconcile:brand-test/us/qorepay', Date.now() + 86_400_000, 10, 1000), [])
 })
