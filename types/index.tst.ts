@@ -167,6 +167,8 @@ test('createPurchase takes the typed purchase input', () => {
   const input = { brand_id: 'b', client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 1 }] } }
   expect(app.qorepay.createPurchase(input)).type.toBe<Promise<Purchase>>()
   expect(app.qorepay.createPurchase({ ...input, success_callback: 'https://shop.example/cb', skip_capture: true })).type.not.toRaiseError()
+  // A host's own creator_agent wins over the plugin's default.
+  expect(app.qorepay.createPurchase({ ...input, creator_agent: 'my-shop/2.1' })).type.not.toRaiseError()
   expect(app.qorepay.createPurchase).type.toBe<(body: PurchaseCreate) => Promise<Purchase>>()
   expect(app.qorepay.createPurchase({})).type.toRaiseError()
   const { brand_id: _, ...withoutBrand } = input

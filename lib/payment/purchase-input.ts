@@ -17,7 +17,8 @@ export const PurchaseInputSchema = Type.Object({
   }, { additionalProperties: true }),
   reference: Type.Optional(Type.String()),
   skip_capture: Type.Optional(Type.Boolean()),
-  success_callback: Type.Optional(Type.String())
+  success_callback: Type.Optional(Type.String()),
+  creator_agent: Type.Optional(Type.String({ description: 'Which software created the purchase, as the platform records it; default `fastify-qorepay/<version>`.' }))
 }, { additionalProperties: true })
 
 export interface PurchaseInput extends Static<typeof PurchaseInputSchema> {}
