@@ -84,14 +84,14 @@ test('a refused call or one never sent frees its key: the next call under it is 
   const shop = await startShop(t, { plugin: { timeouts } })
   const api = shop.app.qorepay
   const id = await pay(shop)
-  await t.rejects(api.capture(id, undefined, { idempotencyKey: 'k' }), { gatewayCode: 'purchase_capture_error' })
-  await t.rejects(api.capture(id, undefined, { idempotencyKey: 'k' }), { gatewayCode: 'purchase_capture_error' })
+  await t.rejects(api.capture(id, undefined, { idempotencyKey: 'k' }), { code: 'FST_QOREPAY_GATEWAY', gatewayCode: 'purchase_capture_error' })
+  await t.rejects(api.capture(id, undefined, { idempotencyKey: 'k' }), { code: 'FST_QOREPAY_GATEWAY', gatewayCode: 'purchase_capture_error' })
   t.equal(shop.sim.count('purchases.capture'), 2, 'a refusal did nothing: sent again, not answered from memory')
   const fresh = await api.createPurchase({ brand_id: 'brand-test', client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'Refill', price: 100 }] } })
   await t.rejects(api.charge(fresh.id, '../x', { idempotencyKey: 'c' }), { code: 'FST_QOREPAY_VALIDATION', message: /recurringToken/ })
   t.equal(shop.sim.count('purchases.charge'), 0)
   // The malformed call left nothing under the key: another token is no mismatch.
-  await t.rejects(api.charge(fresh.id, id, { idempotencyKey: 'c' }), { gatewayCode: 'purchase_charge_error' })
+  await t.rejects(api.charge(fresh.id, id, { idempotencyKey: 'c' }), { code: 'FST_QOREPAY_GATEWAY', gatewayCode: 'purchase_charge_error' })
 })
 
 test('a charge whose answer was lost: the retry sees the paid purchase and charges nothing', async (t) => {
