@@ -27,6 +27,9 @@ test('parseRsaKey takes RSA public keys in PEM (SPKI or PKCS#1) only', async (t)
   t.equal(parseRsaKey('not a key'), undefined)
   t.equal(parseRsaKey(42), undefined)
   t.equal(parseRsaKey(undefined), undefined)
+  // createPublicKey would take these too: the PEM's text only, not its bytes or an options object.
+  t.equal(parseRsaKey(Buffer.from(A.pem)), undefined)
+  t.equal(parseRsaKey({ key: A.pem }), undefined)
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' })
   t.equal(parseRsaKey(ec), undefined)
 })
@@ -42,6 +45,7 @@ test('decodeSignature: canonical base64 only', async (t) => {
   t.equal(decodeSignature(undefined), 'missing')
   t.equal(decodeSignature(''), 'missing')
   t.equal(decodeSignature(['a', 'b']), 'malformed')
+  t.equal(decodeSignature(['YWJjZA==']), 'malformed', 'an array, even of one canonical value (it would pass the test as text)')
   t.equal(decodeSignature('abc'), 'malformed', 'unpadded')
   t.equal(decodeSignature('ab=c'), 'malformed')
   t.equal(decodeSignature('YWJj ZA=='), 'malformed', 'no spaces')
@@ -60,6 +64,7 @@ test('checkSignature verifies the exact bytes against each key', async (t) => {
   t.equal(checkSignature(reserialised, signed(BODY, A.privateKey), keys), 'mismatch', 'the same JSON in other bytes')
   t.equal(checkSignature(BODY, 'AAAA', keys), 'mismatch')
   t.equal(checkSignature(BODY, undefined, keys), 'missing')
+  t.equal(checkSignature(BODY, [signed(BODY, A.privateKey)], keys), 'malformed', 'a good signature in an array is not read as one')
 })
 
 interface Gateway { sim: Simulator, fetches: () => number, serve (pem: string, count?: number): void, client: QorePayClient }
@@ -119,7 +124,7 @@ test('CompanyKey: a failed fetch is remembered for the interval, then fetched ag
   const forged = signed(BODY, A.privateKey)
   // A JSON string (what the wire schema admits) that is no PEM.
   gw.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: '"no"', count: 1 })
-  await t.rejects(key.check(BODY, forged), { code: 'FST_QOREPAY_GATEWAY', message: /did not answer an RSA public key/ })
+  await t.rejects(key.check(BODY, forged), { code: 'FST_QOREPAY_GATEWAY', message: /did not answer an RSA public key/, sent: true, gatewayStatus: 200 })
   t.equal(gw.fetches(), 1)
   const again = await Promise.allSettled(Array.from({ length: 20 }, () => key.check(BODY, forged)))
   t.same(new Set(again.map((a) => a.status === 'rejected' ? (a.reason as Error).message : a.value)), new Set(['QorePay answered an error: GET public_key/ did not answer an RSA public key in PEM format']))

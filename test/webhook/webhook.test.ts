@@ -10,6 +10,8 @@ import { createSimulator, TEST_CARDS, type Purchase, type Simulator, type Simula
 import type { SessionStore } from '../../lib/stores/session-store.js'
 import type { OutcomeEvent, WebhookEvent } from '../../lib/events.js'
 import { MARK_TIMES } from '../../lib/outcome/mark-times.js'
+import { olderThan } from '../../lib/webhook/delivery.js'
+import type { Purchase as WirePurchase } from '../../lib/wire/purchase.js'
 import { CARD, CREDENTIALS, PURCHASE, startShop, passAcs, postTermUrl, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
 import { firedExactly } from '../helpers/outcomes.js'
@@ -342,6 +344,16 @@ test('deliveries older than the marks\' lifetime (400 days by updated_on) are ac
   t.match(shop.events.executed.at(-1), { purchaseId: 'recent-purchase', source: 'webhook' }, 'within the lifetime, a delivery fires')
 })
 
+test('olderThan: a delivery exactly the lifetime old is not older than it, a millisecond more is', async (t) => {
+  const body = { updated_on: 1_700_000_000, created_on: 1_600_000_000 } as WirePurchase
+  const lifetimeMs = 400 * 24 * 3600_000
+  t.equal(olderThan(body, 'updated_on', lifetimeMs, 1_700_000_000_000 + lifetimeMs - 1), false)
+  t.equal(olderThan(body, 'updated_on', lifetimeMs, 1_700_000_000_000 + lifetimeMs), false)
+  t.equal(olderThan(body, 'updated_on', lifetimeMs, 1_700_000_000_000 + lifetimeMs + 1), true)
+  t.equal(olderThan(body, 'created_on', lifetimeMs, 1_600_000_000_000 + lifetimeMs), false)
+  t.equal(olderThan(body, 'created_on', lifetimeMs, 1_600_000_000_000 + lifetimeMs + 1), true)
+})
+
 test('a hook that throws: 500, and the gateway\'s retry completes it exactly once', async (t) => {
   let executedCalls = 0
   let webhookCalls = 0
@@ -435,11 +447,15 @@ test('malformed bodies with a valid signature: 400', async (t) => {
     ['an array', '[{"id":"x"}]', 'the webhook body is not an object with an id'],
     ['null', 'null', 'the webhook body is not an object with an id'],
     ['no id', '{"event_type":"purchase.paid"}', 'the webhook body is not an object with an id'],
+    ['a number', '5', 'the webhook body is not an object with an id'],
+    ['a string', '"x"', 'the webhook body is not an object with an id'],
+    ['an id that is a number', '{"id":5,"type":"purchase","status":"paid","event_type":"purchase.paid"}', 'the webhook body is not an object with an id'],
     ['no event_type', '{"id":"x","type":"purchase","status":"paid"}', 'the webhook body has no event_type']
   ]) {
     const res = await deliver(url, body, { 'x-signature': ownSignature(body) })
     t.equal(res.statusCode, 400, name)
-    t.match(res.json, { code: 'FST_QOREPAY_VALIDATION', message }, name)
+    t.equal(res.json.code, 'FST_QOREPAY_VALIDATION', name)
+    t.equal(res.json.message, message, name)
   }
   t.equal(shop.events.webhook.length, 0)
 })
@@ -556,6 +572,21 @@ test('success_callback: while the company key cannot be fetched, 50 forged callb
   t.equal(shop.sim.count('public_key'), 3, 'still no second fetch within the interval')
   t.same(shop.events.executed, [])
   t.ok(id)
+})
+
+test('success_callback: a company key that is no RSA PEM: 502, and the error log says the gateway was reached (sent: true, status 200)', async (t) => {
+  const shop = await webhookShop(t, { callback: 'plugin' })
+  // A JSON string (what the wire schema admits) that is no PEM.
+  shop.sim.inject({ route: 'public_key', kind: 'status', status: 200, body: '"no"', count: 1 })
+  const body = JSON.stringify({ id: 'forged' })
+  const res = await deliver(`${shop.url}/qorepay/callback`, body, { 'x-signature': ownSignature(body) })
+  t.equal(res.statusCode, 502)
+  t.same(res.json, { statusCode: 502, code: 'FST_QOREPAY_GATEWAY', error: 'Bad Gateway', message: 'QorePay answered an error: GET public_key/ did not answer an RSA public key in PEM format' })
+  t.equal(shop.sim.count('public_key'), 1)
+  const errors = logLines(shop).filter((l) => l.level === 50)
+  t.equal(errors.length, 1)
+  const { code, sent, gatewayStatus } = errors[0].err
+  t.same({ code, sent, gatewayStatus }, { code: 'FST_QOREPAY_GATEWAY', sent: true, gatewayStatus: 200 }, 'what an operator reads: answered, not a request that never left')
 })
 
 test('without webhookPublicKey: no webhook route, a log line says why, the callback still works', async (t) => {
@@ -698,7 +729,8 @@ test('event types: a delivery names one of the platform\'s events for its body, 
     ['an event the platform does not document', { ...purchase, event_type: 'purchase.teleported' }, '/qorepay/webhook', 'the webhook event_type is not an event of a Purchase the platform documents'],
     ['a payment event with a Purchase', { ...purchase, event_type: 'payment.refunded' }, '/qorepay/webhook', 'the webhook event_type is not an event of a Purchase the platform documents'],
     ['a purchase event with a Payment', { ...payment, event_type: 'purchase.paid' }, '/qorepay/webhook', 'the webhook event_type is not an event of a Payment the platform documents'],
-    ['a Payment to the success callback', { ...payment }, '/qorepay/callback', 'the callback event_type is not an event of a Payment the platform documents']
+    ['a Payment to the success callback', { ...payment }, '/qorepay/callback', 'the callback event_type is not an event of a Payment the platform documents'],
+    ['a Payment with a payment event to the success callback', { ...payment, event_type: 'payment.refunded' }, '/qorepay/callback', 'the callback event_type is not an event of a Payment the platform documents']
   ]
   for (const [name, payload, path, message] of refused) {
     const res = await deliverOwn(shop, payload, path)
