@@ -48,7 +48,7 @@ async function sessionsMemory (): Promise<MemoryReport['sessions']> {
 }
 
 /**
- * Heap of a plugin server before and after BENCH_MEMORY_REQUESTS (120,000: 200,000 took the bench past 6 minutes)
+ * Heap of a plugin server before and after BENCH_MEMORY_REQUESTS (default 200,000)
  * requests that by design leave nothing behind, three to one: the 3DS page
  * of pending sessions, and webhooks the plugin has already seen (verify,
  * hash, parse, dedup lookups, no new marks). A leak per request (listeners,
@@ -57,7 +57,7 @@ async function sessionsMemory (): Promise<MemoryReport['sessions']> {
  * simulator caps them at a few hundred per second here.
  */
 async function requestsMemory (env: BenchEnv, config: Omit<ServerConfig, 'publicUrl'>): Promise<MemoryReport['requests']> {
-  const count = Number(process.env.BENCH_MEMORY_REQUESTS ?? 120_000)
+  const count = Number(process.env.BENCH_MEMORY_REQUESTS ?? 200_000)
   const target = await startTarget('plugin', config, ['--expose-gc'])
   try {
     const paths = await createSessions(target, 500)

@@ -64,8 +64,8 @@ for (const name of asked.length > 0 ? asked : Object.keys(FOLDERS)) {
     // Per test file: a mutant runs only the files that reached it.
     coverageAnalysis: 'perTest',
     mutate,
-    // Two cores shared: one test process at a time, with room for slow tests.
-    concurrency: 1,
+    // Two cores shared: one test process at a time by default (MUTATE_CONCURRENCY=2 on an otherwise idle machine), with room for slow tests.
+    concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 1),
     timeoutMS: 30_000,
     incremental: true,
     incrementalFile: `${dir}/incremental.json`,
