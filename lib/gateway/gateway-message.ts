@@ -1,18 +1,29 @@
-/** The gateway's own words about an error: `__all__` first, else the first field's first message. */
-export function gatewayMessage (body: unknown): { message: string, code?: string } | undefined {
+interface Said { message: string, code?: string }
+
+/**
+ * The gateway's own words about an error: `message` when the answer has one,
+ * else `__all__`'s first entry, else the first field's (at any depth, its
+ * path before the message). An entry is `{ message, code }` or, as Django
+ * lists them, a plain string; anything else in a list is an unworded "error".
+ */
+export function gatewayMessage (body: unknown): Said | undefined {
   if (typeof body !== 'object' || body === null) return undefined
   const record = body as Record<string, unknown>
   if (typeof record.message === 'string') return { message: record.message, code: typeof record.code === 'string' ? record.code : undefined }
   const key = '__all__' in record ? '__all__' : Object.keys(record)[0]
-  if (key === undefined) return undefined
   const value = record[key]
-  const item = Array.isArray(value) ? value[0] as { message?: unknown, code?: unknown } | undefined : undefined
-  if (item === undefined) return typeof value === 'object' ? prefixed(key, gatewayMessage(value)) : undefined
-  const message = typeof item.message === 'string' ? item.message : 'error'
-  const code = typeof item.code === 'string' ? item.code : undefined
-  return key === '__all__' ? { message, code } : { message: `${key}: ${message}`, code }
+  if (!Array.isArray(value)) return prefixed(key, gatewayMessage(value))
+  if (value.length === 0) return undefined
+  const said = entry(value[0])
+  return key === '__all__' ? said : { ...said, message: `${key}: ${said.message}` }
 }
 
-function prefixed (key: string, inner: { message: string, code?: string } | undefined): { message: string, code?: string } | undefined {
+function entry (item: unknown): Said {
+  if (typeof item === 'string') return { message: item }
+  const { message, code } = typeof item === 'object' && item !== null ? item as Record<string, unknown> : {}
+  return { message: typeof message === 'string' ? message : 'error', code: typeof code === 'string' ? code : undefined }
+}
+
+function prefixed (key: string, inner: Said | undefined): Said | undefined {
   return inner === undefined ? undefined : { ...inner, message: `${key}.${inner.message}` }
 }

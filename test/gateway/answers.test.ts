@@ -12,7 +12,16 @@ test('the gateway\'s own words, from every error shape it uses', async (t) => {
   t.same(gatewayMessage({ client: { email: [{ message: 'Enter a valid email.', code: 'invalid' }] } }), { message: 'client.email: Enter a valid email.', code: 'invalid' })
   t.same(gatewayMessage({ status: 'error', message: 'Do not honour', code: 'do_not_honour' }), { message: 'Do not honour', code: 'do_not_honour' })
   t.same(gatewayMessage({ status: 'error', message: 'Declined', code: 42 }), { message: 'Declined', code: undefined })
-  t.same(gatewayMessage({ field: [{}] }), { message: 'field: error', code: undefined })
+  t.strictSame(gatewayMessage({ field: [{}] }), { message: 'field: error', code: undefined })
+  // Django's other shape: a list of plain strings.
+  t.strictSame(gatewayMessage({ email: ['Enter a valid email.'] }), { message: 'email: Enter a valid email.' })
+  t.strictSame(gatewayMessage({ __all__: ['Invalid token.'] }), { message: 'Invalid token.' })
+  // Entries that are no words: an unworded error, never a crash (a 4xx with these would otherwise read as unreachable).
+  t.strictSame(gatewayMessage({ field: [null] }), { message: 'field: error', code: undefined })
+  t.strictSame(gatewayMessage({ field: [5, 'later'] }), { message: 'field: error', code: undefined })
+  t.strictSame(gatewayMessage({ __all__: [{ message: 7, code: 'x' }] }), { message: 'error', code: 'x' })
+  t.strictSame(gatewayMessage({ message: 5, detail: ['Not found.'] }), undefined, 'a message that is no string is the first field, and no list')
+  t.strictSame(gatewayMessage({ a: { b: { c: [{ message: 'deep', code: 'invalid' }] } } }), { message: 'a.b.c: deep', code: 'invalid' })
   t.equal(gatewayMessage({ field: [] }), undefined)
   t.equal(gatewayMessage({ field: 'text' }), undefined)
   t.equal(gatewayMessage({ field: {} }), undefined)
