@@ -40,6 +40,17 @@ test('callHook: no hook is done; a hook that throws is logged with the purchase 
   t.strictSame(lines, [{ level: 'error', fields: { err, purchaseId: 'p-1', hook: 'onFailed' }, msg: 'qorepay: onFailed hook failed for purchase p-1' }])
 })
 
+test('report: a hook that throws is logged under its own name, and the outcome is not done', async (t) => {
+  const { log, lines } = logger()
+  const err = new Error('db down')
+  const fail = async (): Promise<void> => { throw err }
+  const reporter = new OutcomeReporter(memory(t), { executed: fail, authorized: fail, error: fail }, log, undefined, TIMES)
+  for (const [status, hook] of [['error', 'onFailed'], ['authorized', 'onAuthorized'], ['executed', 'onExecuted']] as const) {
+    t.equal(await reporter.report(event(status), undefined), 'hook_failed', status)
+    t.strictSame(lines.at(-1), { level: 'error', fields: { err, purchaseId: 'p-1', hook }, msg: `qorepay: ${hook} hook failed for purchase p-1` })
+  }
+})
+
 test('runOnce: claimed elsewhere and done is a duplicate; still running, or let go in between, is in progress', async (t) => {
   const store = memory(t)
   const { log } = logger()
@@ -152,7 +163,9 @@ test('report: onSettled after fired and duplicate only; its failure is a warning
     fields: { err: new Error('queue down'), purchaseId: 'p-3' },
     msg: 'qorepay: purchase p-3 is reported but could not stop being tracked; reconciliation stops it at its next lookup'
   }])
+  const warned = lines.length
   t.equal(await new OutcomeReporter(store, {}, log, undefined, TIMES).report(event('executed', 'p-4'), undefined), 'fired', 'no onSettled: nothing to call')
+  t.equal(lines.length, warned, 'and nothing logged')
 })
 
 test('reportQuietly: a failing store is logged with the purchase (on the request\'s log when there is one), and answers undefined', async (t) => {
