@@ -30,7 +30,8 @@ const FOLDERS = {
   },
   gateway: {
     mutate: ['lib/gateway/**/*.ts'],
-    tests: ['test/gateway/*.test.ts', 'test/payment/faults.test.ts', 'test/payment/card-data.test.ts']
+    // otel: what each gateway call tells its span.
+    tests: ['test/gateway/*.test.ts', 'test/payment/faults.test.ts', 'test/payment/card-data.test.ts', 'test/observability/otel.test.ts']
   },
   stores: {
     // conformance.ts is the suite other stores run (fastify-qorepay/testing), not code of a store.

@@ -22,6 +22,8 @@ test('the gateway\'s own words, from every error shape it uses', async (t) => {
   t.strictSame(gatewayMessage({ __all__: [{ message: 7, code: 'x' }] }), { message: 'error', code: 'x' })
   t.strictSame(gatewayMessage({ message: 5, detail: ['Not found.'] }), undefined, 'a message that is no string is the first field, and no list')
   t.strictSame(gatewayMessage({ a: { b: { c: [{ message: 'deep', code: 'invalid' }] } } }), { message: 'a.b.c: deep', code: 'invalid' })
+  t.strictSame(gatewayMessage({ email: [{ message: 'Enter a valid email.' }], __all__: [{ message: 'Invalid token.', code: 'authentication_failed' }] }), { message: 'Invalid token.', code: 'authentication_failed' }, '__all__ first wherever it stands')
+  t.strictSame(gatewayMessage({ __all__: [{ message: 'Declined', code: 42 }] }), { message: 'Declined', code: undefined }, 'a code that is no string is none')
   t.equal(gatewayMessage({ field: [] }), undefined)
   t.equal(gatewayMessage({ field: 'text' }), undefined)
   t.equal(gatewayMessage({ field: {} }), undefined)
