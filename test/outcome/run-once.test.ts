@@ -6,6 +6,7 @@ import { MemoryStore } from '../../lib/stores/memory.js'
 import type { SessionStore } from '../../lib/stores/session-store.js'
 import type { OutcomeEvent, OutcomeStatus } from '../../lib/events.js'
 import type { Tap } from '../helpers/tap.js'
+import { keyValueOf } from '../helpers/key-value.js'
 
 const TIMES = { leaseMs: 60, lifetimeMs: 5_000 }
 
@@ -61,7 +62,7 @@ test('runOnce: claimed elsewhere and done is a duplicate; still running, or let 
   await store.set('k-running', { state: 'running', at: 1, lease: 'x' }, 1000)
   t.equal(await runOnce(store, 'k-running', log, work, { times: TIMES }), 'in_progress')
   // The claim fails, and the mark is gone by the read that follows: a failed run let go.
-  const racing: SessionStore = { ...bound(store), claim: async () => false }
+  const racing: SessionStore = { ...keyValueOf(store), claim: async () => false }
   t.equal(await runOnce(racing, 'k-gone', log, work, { times: TIMES }), 'in_progress')
   t.equal(runs, 0)
 })
@@ -71,7 +72,7 @@ test('runOnce: stale is marked done for the mark lifetime without working; faile
   const { log } = logger()
   let runs = 0
   const ttls: Record<string, number> = {}
-  const watched: SessionStore = { ...bound(store), set: async (key, value, ttl) => { ttls[key] = ttl; await store.set(key, value, ttl) } }
+  const watched: SessionStore = { ...keyValueOf(store), set: async (key, value, ttl) => { ttls[key] = ttl; await store.set(key, value, ttl) } }
 
   t.equal(await runOnce(watched, 'k-stale', log, async () => { runs++; return true }, { times: TIMES, isStale: async () => true }), 'stale')
   t.equal(runs, 0)
@@ -170,7 +171,7 @@ test('report: onSettled after fired and duplicate only; its failure is a warning
 
 test('reportQuietly: a failing store is logged with the purchase (on the request\'s log when there is one), and answers undefined', async (t) => {
   const store = memory(t)
-  const broken: SessionStore = { ...bound(store), set: async () => { throw new Error('store down') } }
+  const broken: SessionStore = { ...keyValueOf(store), set: async () => { throw new Error('store down') } }
   const plugin = logger()
   const requestLog = logger()
   const reporter = new OutcomeReporter(broken, {}, plugin.log, undefined, TIMES)
@@ -182,14 +183,3 @@ test('reportQuietly: a failing store is logged with the purchase (on the request
   t.strictSame(plugin.lines, [{ level: 'error', fields: { err: new Error('store down'), purchaseId: 'p-1' }, msg }])
   t.equal(await new OutcomeReporter(store, {}, plugin.log, undefined, TIMES).reportQuietly(event('executed'), undefined), 'fired', 'a working store: the result')
 })
-
-/** The store's methods bound to it, to spread into a store with one method changed. */
-function bound (store: MemoryStore): SessionStore {
-  return {
-    get: (key) => store.get(key),
-    set: (key, value, ttl) => store.set(key, value, ttl),
-    claim: (key, value, ttl) => store.claim(key, value, ttl),
-    take: (key) => store.take(key),
-    delete: (key) => store.delete(key)
-  }
-}

@@ -2,26 +2,16 @@ import { test } from 'tap'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { guardStore, hasQueue, missingQueueMethods, type SessionStore } from '../../lib/stores/session-store.js'
 import { QorePayStoreError } from '../../lib/errors.js'
+import { keyValueOf } from '../helpers/key-value.js'
 
 const GUARD = { timeoutMs: 2000 }
-
-/** A store with the five key-value methods only: valid for a shop registered with `reconcile: false`. */
-function withoutQueue (store: MemoryStore): SessionStore {
-  return {
-    get: (key) => store.get(key),
-    set: (key, value, ttlMs) => store.set(key, value, ttlMs),
-    claim: (key, value, ttlMs) => store.claim(key, value, ttlMs),
-    take: (key) => store.take(key),
-    delete: (key) => store.delete(key)
-  }
-}
 
 test('hasQueue and missingQueueMethods tell which due-queue methods a store has', async (t) => {
   const memory = new MemoryStore()
   t.teardown(() => memory.close())
   t.equal(hasQueue(memory), true)
   t.same(missingQueueMethods(memory), [])
-  const plain = withoutQueue(memory)
+  const plain = keyValueOf(memory)
   t.equal(hasQueue(plain), false)
   t.same(missingQueueMethods(plain), ['schedule', 'due', 'unschedule'])
   const partial: SessionStore = { ...plain, due: (...args) => memory.due(...args) }
@@ -41,8 +31,8 @@ test('the guard keeps the store\'s due-queue, or its absence', async (t) => {
   await guarded.unschedule('q', 'b')
   t.same(await memory.due('q', 5000, 10, 100), ['a'], 'on the store itself')
 
-  t.same(missingQueueMethods(guardStore(withoutQueue(memory), GUARD)), ['schedule', 'due', 'unschedule'])
-  const partial: SessionStore = { ...withoutQueue(memory), unschedule: (...args) => memory.unschedule(...args) }
+  t.same(missingQueueMethods(guardStore(keyValueOf(memory), GUARD)), ['schedule', 'due', 'unschedule'])
+  const partial: SessionStore = { ...keyValueOf(memory), unschedule: (...args) => memory.unschedule(...args) }
   t.same(missingQueueMethods(guardStore(partial, GUARD)), ['schedule', 'due'])
 })
 
@@ -71,7 +61,7 @@ test('every guarded call that fails is a store outage (503) with its cause', asy
 test('a store method that throws instead of rejecting is a store outage too', async (t) => {
   const memory = new MemoryStore()
   t.teardown(() => memory.close())
-  const throwing: SessionStore = { ...withoutQueue(memory), get: () => { throw new RangeError('no connection') } }
+  const throwing: SessionStore = { ...keyValueOf(memory), get: () => { throw new RangeError('no connection') } }
   const err = await guardStore(throwing, GUARD).get('k').then(() => undefined, (e: unknown) => e)
   t.ok(err instanceof QorePayStoreError)
   t.match(err, { code: 'FST_QOREPAY_STORE_UNAVAILABLE', message: 'no connection', cause: { name: 'RangeError' } })
