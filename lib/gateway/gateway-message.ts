@@ -3,8 +3,10 @@ interface Said { message: string, code?: string }
 /**
  * The gateway's own words about an error: `message` when the answer has one,
  * else `__all__`'s first entry, else the first field's (at any depth, its
- * path before the message). An entry is `{ message, code }` or, as Django
- * lists them, a plain string; anything else in a list is an unworded "error".
+ * path before the message). An entry is `{ message, code }`; anything else
+ * in a list is an unworded "error". Plain strings are not read as words:
+ * only `message` fields are masked of card data (./card-text.ts), so a
+ * string elsewhere could quote the card.
  */
 export function gatewayMessage (body: unknown): Said | undefined {
   if (typeof body !== 'object' || body === null) return undefined
@@ -19,7 +21,6 @@ export function gatewayMessage (body: unknown): Said | undefined {
 }
 
 function entry (item: unknown): Said {
-  if (typeof item === 'string') return { message: item }
   const { message, code } = typeof item === 'object' && item !== null ? item as Record<string, unknown> : {}
   return { message: typeof message === 'string' ? message : 'error', code: typeof code === 'string' ? code : undefined }
 }

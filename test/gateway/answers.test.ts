@@ -13,9 +13,9 @@ test('the gateway\'s own words, from every error shape it uses', async (t) => {
   t.same(gatewayMessage({ status: 'error', message: 'Do not honour', code: 'do_not_honour' }), { message: 'Do not honour', code: 'do_not_honour' })
   t.same(gatewayMessage({ status: 'error', message: 'Declined', code: 42 }), { message: 'Declined', code: undefined })
   t.strictSame(gatewayMessage({ field: [{}] }), { message: 'field: error', code: undefined })
-  // Django's other shape: a list of plain strings.
-  t.strictSame(gatewayMessage({ email: ['Enter a valid email.'] }), { message: 'email: Enter a valid email.' })
-  t.strictSame(gatewayMessage({ __all__: ['Invalid token.'] }), { message: 'Invalid token.' })
+  // A list of plain strings: unworded, since only `message` fields are masked of card data.
+  t.strictSame(gatewayMessage({ card_number: ['4444333322221111 is not valid'] }), { message: 'card_number: error', code: undefined })
+  t.strictSame(gatewayMessage({ __all__: ['Invalid token.'] }), { message: 'error', code: undefined })
   // Entries that are no words: an unworded error, never a crash (a 4xx with these would otherwise read as unreachable).
   t.strictSame(gatewayMessage({ field: [null] }), { message: 'field: error', code: undefined })
   t.strictSame(gatewayMessage({ field: [5, 'later'] }), { message: 'field: error', code: undefined })
