@@ -1,28 +1,16 @@
 import { spawn } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { test } from 'tap'
-import type { FastifyBaseLogger } from 'fastify'
 import { QorePayClient } from '../../lib/gateway/client.js'
 import { cardBody, createPurchase, creds, startSim } from '../helpers/simulator.js'
+import { clientOnSimulator } from '../helpers/gateway-client.js'
 import { TEST_CARDS, type Simulator } from '../../lib/simulator/index.js'
 import type { CardPost } from '../../lib/payment/card-fields.js'
-
-interface Line { operation: string, statusCode?: number }
-
-/** A client on its own simulator and the operation names of its debug lines. */
-async function gateway (t: { teardown (fn: () => unknown): void }, retries = 0): Promise<{ sim: Simulator, client: QorePayClient, lines: Line[] }> {
-  const sim = await startSim(t)
-  const lines: Line[] = []
-  const log = { debug: (fields: Line) => { lines.push(fields) } } as unknown as FastifyBaseLogger
-  const client = new QorePayClient({ baseUrl: sim.baseUrl, apiKey: creds.apiKey, s2sToken: creds.s2sToken, timeouts: { connect: 1000, headers: 1000, body: 1000 }, retries }, log)
-  t.teardown(() => client.close())
-  return { sim, client, lines }
-}
 
 const card = (): CardPost => cardBody() as unknown as CardPost
 
 test('each call is logged under its own operation name', async (t) => {
-  const { sim, client, lines } = await gateway(t)
+  const { sim, client, lines } = await clientOnSimulator(t)
   const paid = await createPurchase(sim, { skip_capture: true })
   await client.postCard(paid.direct_post_url as string, card(), paid.id)
   await client.capture(paid.id, 100)
@@ -40,7 +28,7 @@ test('each call is logged under its own operation name', async (t) => {
 })
 
 test('a 2xx (and only a 2xx) answer that is not what the call expects names the expected answer; the gateway may have acted', async (t) => {
-  const { sim, client } = await gateway(t)
+  const { sim, client } = await clientOnSimulator(t)
   const purchase = await createPurchase(sim)
   const calls: Array<[string, Parameters<Simulator['inject']>[0]['route'], () => Promise<unknown>, string]> = [
     ['getPurchase', 'purchases.get', () => client.getPurchase(purchase.id), 'a Purchase'],
@@ -59,7 +47,7 @@ test('a 2xx (and only a 2xx) answer that is not what the call expects names the 
 
 test('4xx status answers are outcomes of the card post and the 3DS callback only; a 5xx never is', async (t) => {
   // One retry allowed, which neither write may use.
-  const { sim, client } = await gateway(t, 1)
+  const { sim, client } = await clientOnSimulator(t, { retries: 1 })
   const declined = { status: 'error', code: 'do_not_honour', message: 'Do not honour' }
   const purchase = await createPurchase(sim)
   sim.inject({ route: 'direct_post', kind: 'status', status: 400, body: declined })
@@ -81,7 +69,7 @@ test('4xx status answers are outcomes of the card post and the 3DS callback only
 })
 
 test('what goes on the wire: JSON asked for, the API key on API calls, the S2S token on the card post, a form and no key on the callback', async (t) => {
-  const { sim, client } = await gateway(t)
+  const { sim, client } = await clientOnSimulator(t)
   const purchase = await createPurchase(sim)
   const before = sim.requests.length
   await client.getPurchase(purchase.id)
@@ -100,7 +88,7 @@ test('what goes on the wire: JSON asked for, the API key on API calls, the S2S t
 })
 
 test('403 is an auth failure as 401 is', async (t) => {
-  const { sim, client } = await gateway(t)
+  const { sim, client } = await clientOnSimulator(t)
   for (const status of [401, 403]) {
     sim.inject({ route: 'public_key', kind: 'status', status })
     await t.rejects(client.publicKey(), { code: 'FST_QOREPAY_AUTH', gatewayStatus: status })
@@ -108,7 +96,7 @@ test('403 is an auth failure as 401 is', async (t) => {
 })
 
 test('an abort ends a wait for Retry-After at once, and sends nothing more', async (t) => {
-  const { sim, client } = await gateway(t, 1)
+  const { sim, client } = await clientOnSimulator(t, { retries: 1 })
   const purchase = await createPurchase(sim)
   sim.inject({ route: 'purchases.get', kind: 'status', status: 429, retryAfter: 2 })
   const controller = new AbortController()
@@ -121,6 +109,7 @@ test('an abort ends a wait for Retry-After at once, and sends nothing more', asy
 })
 
 test('a client without a logger works; a closed one sends nothing', async (t) => {
+  // Its own client, not the helper's: the test closes it itself.
   const sim = await startSim(t)
   const client = new QorePayClient({ baseUrl: sim.baseUrl, apiKey: creds.apiKey, s2sToken: creds.s2sToken, timeouts: { connect: 1000, headers: 1000, body: 1000 }, retries: 0 })
   const purchase = await createPurchase(sim)

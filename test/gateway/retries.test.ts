@@ -1,21 +1,15 @@
 import { test } from 'tap'
-import type { FastifyBaseLogger } from 'fastify'
-import { QorePayClient } from '../../lib/gateway/client.js'
-import { createPurchase, creds, startSim } from '../helpers/simulator.js'
-import type { Simulator } from '../../lib/simulator/index.js'
+import { createPurchase, creds } from '../helpers/simulator.js'
+import { clientOnSimulator } from '../helpers/gateway-client.js'
 
-interface Line { msg: string, operation: string, statusCode?: number, error?: string, purchaseId?: string, durationMs: number }
-
-/** A client on its own simulator, with `retries` extra tries for reads and every debug line it writes. */
-async function gateway (t: { teardown (fn: () => unknown): void }, retries = 2): Promise<{ sim: Simulator, client: QorePayClient, lines: Line[], id: string }> {
-  const sim = await startSim(t)
-  const lines: Line[] = []
-  const log = { debug: (fields: Omit<Line, 'msg'>, msg: string) => { lines.push({ ...fields, msg }) } } as unknown as FastifyBaseLogger
-  const client = new QorePayClient({ baseUrl: sim.baseUrl, apiKey: creds.apiKey, s2sToken: creds.s2sToken, timeouts: { connect: 1000, headers: 1000, body: 1000 }, retries }, log)
-  t.teardown(() => client.close())
-  const { id } = await createPurchase(sim)
-  return { sim, client, lines, id }
+/** A client on its own simulator, with `retries` extra tries for reads, its debug lines, and a purchase made. */
+async function gateway (t: { teardown (fn: () => unknown): void }, retries = 2): Promise<Awaited<ReturnType<typeof clientOnSimulator>> & { id: string }> {
+  const made = await clientOnSimulator(t, { retries })
+  const { id } = await createPurchase(made.sim)
+  return { ...made, id }
 }
+
+const CREATE = { brand_id: creds.brandId, client: { email: 'payer@example.com' }, purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }] } }
 
 test('a read failing with 5xx is tried 1 + retries times, then the last answer is the error', async (t) => {
   const { sim, client, id } = await gateway(t, 2)
@@ -101,13 +95,13 @@ test('the debug line of each try: its operation, what came back, how long, and t
 
 test('a purchase create is logged with the id its answer names, and only a string id counts', async (t) => {
   const { sim, client, lines } = await gateway(t)
-  const made = await client.createPurchase({ brand_id: creds.brandId, client: { email: 'payer@example.com' }, purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }] } })
+  const made = await client.createPurchase(CREATE)
   t.equal(lines.at(-1)?.purchaseId, made.id)
   t.equal(lines.at(-1)?.msg, `qorepay: gateway purchases.create for purchase ${made.id}: HTTP 201 in ${lines.at(-1)?.durationMs as number} ms`)
   sim.inject({ route: 'purchases.create', kind: 'status', status: 500, body: { id: 42 } })
-  await t.rejects(client.createPurchase({ brand_id: creds.brandId, client: { email: 'payer@example.com' }, purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }] } }), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 500 })
+  await t.rejects(client.createPurchase(CREATE), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 500 })
   t.equal(lines.at(-1)?.purchaseId, undefined, 'a number is no purchase id')
   sim.inject({ route: 'purchases.create', kind: 'status', status: 500, body: 'null' })
-  await t.rejects(client.createPurchase({ brand_id: creds.brandId, client: { email: 'payer@example.com' }, purchase: { currency: 'NGN', products: [{ name: 'Dog food', price: 9000 }] } }), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 500 })
+  await t.rejects(client.createPurchase(CREATE), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 500 })
   t.equal(lines.at(-1)?.purchaseId, undefined)
 })

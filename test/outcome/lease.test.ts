@@ -5,6 +5,7 @@ import { Lease } from '../../lib/outcome/lease.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import type { SessionStore } from '../../lib/stores/session-store.js'
 import type { Tap } from '../helpers/tap.js'
+import { keyValueOf } from '../helpers/key-value.js'
 
 // A lease of 60 ms: renewed every 20 ms, so a few hundred milliseconds show many periods.
 const LEASE_MS = 60
@@ -23,6 +24,7 @@ function leasedStore (t: Tap): { store: SessionStore, inner: MemoryStore, calls:
   const calls = { get: 0, set: [] as unknown[] }
   const faults: { failGet: boolean, failSet: (value: unknown) => boolean, gate?: Promise<void> } = { failGet: false, failSet: () => false }
   const store: SessionStore = {
+    ...keyValueOf(inner),
     async get (key) {
       calls.get++
       await faults.gate
@@ -33,10 +35,7 @@ function leasedStore (t: Tap): { store: SessionStore, inner: MemoryStore, calls:
       calls.set.push(value)
       if (faults.failSet(value)) throw new Error('read-only replica')
       await inner.set(key, value, ttl)
-    },
-    claim: (key, value, ttl) => inner.claim(key, value, ttl),
-    take: (key) => inner.take(key),
-    delete: (key) => inner.delete(key)
+    }
   }
   return { store, inner, calls, faults }
 }

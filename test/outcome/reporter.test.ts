@@ -14,6 +14,7 @@ import { CREDENTIALS, PURCHASE, startShop, type Shop } from '../helpers/shop.js'
 import { createPurchase, startReceiver, startSim } from '../helpers/simulator.js'
 import { redisSkip, redisTestOptions } from '../helpers/redis.js'
 import { until } from '../helpers/reconcile.js'
+import { keyValueOf } from '../helpers/key-value.js'
 import { startHost } from '../helpers/child-host.js'
 import type { Tap } from '../helpers/tap.js'
 
@@ -156,10 +157,7 @@ test('the done mark fails to write after the hook completed: duplicates wait whi
   t.teardown(() => inner.close())
   let storeDown = true
   const store: SessionStore = {
-    get: (key) => inner.get(key),
-    take: (key) => inner.take(key),
-    delete: (key) => inner.delete(key),
-    claim: (key, value, ttl) => inner.claim(key, value, ttl),
+    ...keyValueOf(inner),
     async set (key, value, ttl) {
       if (key.startsWith('outcome:') && (value as { state: string }).state === 'done' && storeDown) throw new Error('connection reset')
       await inner.set(key, value, ttl)
@@ -187,10 +185,7 @@ test('the done mark never lands: the lease runs out and a later delivery runs th
   const inner = new MemoryStore()
   t.teardown(() => inner.close())
   const store: SessionStore = {
-    get: (key) => inner.get(key),
-    take: (key) => inner.take(key),
-    delete: (key) => inner.delete(key),
-    claim: (key, value, ttl) => inner.claim(key, value, ttl),
+    ...keyValueOf(inner),
     async set (key, value, ttl) {
       if (key.startsWith('outcome:') && (value as { state: string }).state === 'done') throw new Error('read-only replica')
       await inner.set(key, value, ttl)
@@ -214,10 +209,7 @@ test('renewals that fail: the lease runs out, another delivery runs the hook (sa
   const inner = new MemoryStore()
   t.teardown(() => inner.close())
   const store: SessionStore = {
-    get: (key) => inner.get(key),
-    take: (key) => inner.take(key),
-    delete: (key) => inner.delete(key),
-    claim: (key, value, ttl) => inner.claim(key, value, ttl),
+    ...keyValueOf(inner),
     async set (key, value, ttl) {
       // A claim is written by claim(); set() with a running marker is a renewal.
       if ((value as { state?: string }).state === 'running') throw new Error('connection reset')
@@ -258,6 +250,7 @@ test('a renewal still in flight when the hook ends lands before the done mark, a
   let land = (): void => {}
   const renewalMayLand = new Promise<void>((resolve) => { land = resolve })
   const store: SessionStore = {
+    ...keyValueOf(inner),
     // A slow store: the renewal's read of the running claim answers only once the hook has ended.
     async get (key) {
       const value = await inner.get(key)
@@ -267,11 +260,7 @@ test('a renewal still in flight when the hook ends lands before the done mark, a
         await renewalMayLand
       }
       return value
-    },
-    take: (key) => inner.take(key),
-    delete: (key) => inner.delete(key),
-    claim: (key, value, ttl) => inner.claim(key, value, ttl),
-    set: (key, value, ttl) => inner.set(key, value, ttl)
+    }
   }
   let runs = 0
   const onExecuted = async (): Promise<void> => {
