@@ -57,11 +57,11 @@ export interface IdempotencyOptions<A> {
   cardFields?: readonly string[]
   answers: Answers<A>
   /** A purchase created by a request that then found the key bound to another: it is never charged. */
-  discard?: (purchaseId: string) => Promise<unknown>
+  discard: (purchaseId: string) => Promise<unknown>
 }
 
-/** What the request brings: its key (`undefined`: none), its body, its log. */
-export interface KeyedCall { key: unknown, body: unknown, log: FastifyBaseLogger }
+/** What the request brings: its key (`undefined`: none), its checked body, its log. */
+export interface KeyedCall { key: unknown, body: object, log: FastifyBaseLogger }
 
 /** Binds the key to the purchase just created; the card may be sent only once it resolved. */
 export type Bind = (purchase: BoundPurchase) => Promise<void>
@@ -152,7 +152,7 @@ export async function idempotent<A> (call: KeyedCall, opts: IdempotencyOptions<A
 
   /** This request's claim outlived an earlier one that bound a purchase (and died, or is still running). */
   async function takenOver (unused: string): Promise<A> {
-    await opts.discard?.(unused).catch((err: unknown) => {
+    await opts.discard(unused).catch((err: unknown) => {
       log.warn({ err, purchaseId: unused }, `qorepay: purchase ${unused} was never charged (its Idempotency-Key is bound to another); could not stop tracking it`)
     })
     const binding = await store.get(bindingKey) as Binding | undefined
@@ -172,10 +172,8 @@ function boundOf ({ fingerprint, ...bound }: Binding): BoundPurchase {
   return bound
 }
 
-function fingerprintOf (body: unknown, opts: Pick<IdempotencyOptions<unknown>, 'secret' | 'cardFields'>): string {
-  let covered = body
-  if (opts.cardFields !== undefined && typeof body === 'object' && body !== null) {
-    covered = Object.fromEntries(Object.entries(body).filter(([field]) => !opts.cardFields!.includes(field)))
-  }
+function fingerprintOf (body: object, opts: Pick<IdempotencyOptions<unknown>, 'secret' | 'cardFields'>): string {
+  const { cardFields } = opts
+  const covered = cardFields === undefined ? body : Object.fromEntries(Object.entries(body).filter(([field]) => !cardFields.includes(field)))
   return createHmac('sha256', opts.secret).update(JSON.stringify(covered)).digest('base64url')
 }

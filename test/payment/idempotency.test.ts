@@ -4,6 +4,7 @@ import { CARD, freePort, startShop, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { ANSWER_TTL_MS, RUNNING_TTL_MS } from '../../lib/payment/idempotency.js'
+import { maskPan } from '../../lib/wire/pan.js'
 
 const FAST = { timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 1 }
 const DAY = 24 * 3600_000
@@ -39,6 +40,18 @@ function recordingStore (t: { teardown: (fn: () => void) => void }): RecordingSt
 
 const posts = (shop: Shop) => shop.sim.count('direct_post')
 
+/** The records written (not claimed) under `key`'s request record: answers another instance would replay. */
+const keptOf = (store: RecordingStore, key: string) => store.idem().filter((w) => w.method === 'set' && w.key === requestKey(key))
+
+/** The one log line saying `text`, parsed. */
+function logLine (shop: Shop, text: string): Record<string, any> {
+  const lines = shop.logs.filter((l) => l.includes(text))
+  if (lines.length !== 1) throw new Error(`${lines.length} log lines say ${text}`)
+  return JSON.parse(lines[0])
+}
+
+const IN_PROGRESS = 'A request with this Idempotency-Key is still in progress'
+
 test('the same Idempotency-Key and body answer the first answer without a second purchase', async (t) => {
   const shop = await startShop(t)
   for (const card of [TEST_CARDS.noThreeDS, TEST_CARDS.declined, TEST_CARDS.threeDSPost]) {
@@ -59,7 +72,8 @@ test('the same Idempotency-Key and body answer the first answer without a second
 })
 
 test('a final answer is replayed without a gateway call; a 3DS answer is replayed while the bank decides, then the outcome', async (t) => {
-  const shop = await startShop(t, { plugin: { ...FAST, sessionTtl: 1 } })
+  const store = recordingStore(t)
+  const shop = await startShop(t, { plugin: { ...FAST, sessionTtl: 1, store } })
   const paid = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'final' })
   // The success callback and the public key it needs come first.
   await shop.sim.idle()
@@ -73,6 +87,8 @@ test('a final answer is replayed without a gateway call; a 3DS answer is replaye
   t.equal(first.body.status, '3DS_required')
   const again = await shop.post('/qorepay/payments', threeDS, { 'idempotency-key': '3ds' })
   t.same(again.body, first.body, 'undecided at the gateway, the session alive: the same 3DS page')
+  // Not kept again: the page is replayed only while the session the first answer made lives, whatever the retries.
+  t.equal(keptOf(store, '3ds').length, 1)
   await new Promise((resolve) => setTimeout(resolve, 1100))
   const late = await shop.post('/qorepay/payments', threeDS, { 'idempotency-key': '3ds' })
   t.equal(late.statusCode, 202, 'the session gone: pending, never a second card post')
@@ -80,6 +96,9 @@ test('a final answer is replayed without a gateway call; a 3DS answer is replaye
   await shop.sim.completeThreeDS(first.body.purchase_id, 'approve')
   const done = await shop.post('/qorepay/payments', threeDS, { 'idempotency-key': '3ds' })
   t.same(done.body, { status: 'executed', purchase_id: first.body.purchase_id })
+  t.match(keptOf(store, '3ds').map((w) => w.value), [{ state: 'done', answer: { statusCode: 200, body: first.body } }, { state: 'done', answer: { statusCode: 200, body: done.body } }], 'the outcome is kept once final')
+  t.equal(keptOf(store, '3ds').length, 2)
+  t.equal(keptOf(store, 'final').length, 1, 'a replayed final answer writes nothing')
   t.equal(shop.sim.count('purchases.create'), 2)
   t.equal(posts(shop), 2, 'one card post per key')
 })
@@ -126,6 +145,7 @@ test('only card data differing is a replay, never a 422: a known key tells nothi
     const res = await shop.post('/qorepay/payments', { ...CARD, order: 'o-1', ...other }, { 'idempotency-key': 'k1' })
     t.equal(res.statusCode, 422, JSON.stringify(other))
     t.equal(res.body.code, 'FST_QOREPAY_IDEMPOTENCY_MISMATCH')
+    t.equal(res.body.message, 'This Idempotency-Key was used with a different request body')
   }
   await shop.post('/qorepay/payments', CARD)
   await shop.post('/qorepay/payments', CARD)
@@ -133,7 +153,8 @@ test('only card data differing is a replay, never a 422: a known key tells nothi
 })
 
 test('before its purchase is bound a second request gets 409; once bound it gets what the gateway says, never a second card post', async (t) => {
-  const shop = await startShop(t, { plugin: { lookupAttempts: 1 } })
+  const store = recordingStore(t)
+  const shop = await startShop(t, { plugin: { lookupAttempts: 1, store } })
   shop.sim.inject({ route: 'purchases.create', kind: 'latency', ms: 300 })
   const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
   const [a, b] = await Promise.all([
@@ -143,18 +164,23 @@ test('before its purchase is bound a second request gets 409; once bound it gets
   t.equal(a.statusCode, 200)
   t.equal(b.statusCode, 409)
   t.equal(b.body.code, 'FST_QOREPAY_IDEMPOTENCY_CONFLICT')
+  t.equal(b.body.message, IN_PROGRESS)
 
   shop.sim.inject({ route: 'direct_post', kind: 'latency', ms: 400 })
   const first = shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k3' })
   while (posts(shop) < 2) await later(5)
   const during = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k3' })
   t.equal(during.statusCode, 202, 'the card post in flight: the gateway has not decided')
+  t.equal(during.headers['idempotent-replayed'], 'true')
   const other = await shop.post('/qorepay/payments', { ...CARD, order: 'x' }, { 'idempotency-key': 'k3' })
   t.equal(other.statusCode, 422, 'another body, even while bound')
   t.equal((await first).statusCode, 200)
   const after = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k3' })
   t.same(after.body, { status: 'executed', purchase_id: during.body.purchase_id })
   t.equal(posts(shop), 2, 'one card post per key')
+  // The retries kept nothing: only the request that holds the claim records the answer.
+  t.match(keptOf(store, 'k3'), [{ value: { answer: { statusCode: 200 } } }])
+  t.equal(keptOf(store, 'k3').length, 1)
 })
 
 test('a failure before the card post frees the key: a create that failed, a card post that never left', async (t) => {
@@ -199,6 +225,7 @@ test('malformed keys are 400 before any gateway call; the store holds no card da
     const res = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': key })
     t.equal(res.statusCode, 400, JSON.stringify(key))
     t.equal(res.body.code, 'FST_QOREPAY_VALIDATION')
+    t.equal(res.body.message, 'Idempotency-Key must be 1-255 printable ASCII characters without spaces')
   }
   t.equal(shop.sim.count('purchases.create'), 0)
   await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'order-7' })
@@ -223,7 +250,12 @@ test('the claim lives a minute, the binding and the answer 24 hours', async (t) 
   ])
   t.equal(RUNNING_TTL_MS, 60_000)
   t.equal(ANSWER_TTL_MS, DAY)
-  t.match(store.idem()[1].value, { purchaseId: res.body.purchase_id })
+  const [claim, binding, answer] = store.idem().map((w) => w.value as Record<string, unknown>)
+  t.same(Object.keys(claim), ['state', 'fingerprint'])
+  t.equal(claim.state, 'running')
+  t.type(claim.fingerprint, 'string')
+  t.same(binding, { purchaseId: res.body.purchase_id, reference: binding.reference, maskedPan: maskPan(CARD.card_number), fingerprint: claim.fingerprint })
+  t.match(answer, { state: 'done', fingerprint: claim.fingerprint, bound: { purchaseId: res.body.purchase_id }, answer: { statusCode: 200, body: res.body } })
 })
 
 test('store writes failing after the claim: no binding, no card post (503); a lost answer is looked up', async (t) => {
@@ -241,7 +273,8 @@ test('store writes failing after the claim: no binding, no card post (503); a lo
   store.failNext = { method: 'set', match: (key) => key.startsWith('idem:') }
   const first = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k8' })
   t.equal(first.statusCode, 200, 'the payment happened: the payer gets its answer')
-  t.ok(shop.logs.some((l) => l.includes('could not keep the answer of an Idempotency-Key') && l.includes(first.body.purchase_id)))
+  const lost = logLine(shop, 'could not keep the answer of an Idempotency-Key')
+  t.match(lost, { level: 50, purchaseId: first.body.purchase_id, err: { message: /READONLY/ }, msg: `qorepay: could not keep the answer of an Idempotency-Key for purchase ${first.body.purchase_id}; a retry looks it up` })
   const again = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k8' })
   t.same(again.body, first.body, 'the bound purchase, looked up')
   t.equal(posts(shop), 2, 'never a second card post')
@@ -251,11 +284,14 @@ test('store writes failing after the claim: no binding, no card post (503); a lo
   const creates = shop.sim.count('purchases.create')
   const late = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k8' })
   t.same(late.body, first.body)
+  t.equal(late.headers['idempotent-replayed'], 'true')
   t.equal(shop.sim.count('purchases.create') - creates, 1)
   t.equal(posts(shop), 2, 'the purchase it created is never charged')
+  const lookups = shop.sim.count('purchases.get')
   const kept = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k8' })
   t.same(kept.body, first.body)
   t.equal(shop.sim.count('purchases.create') - creates, 1, 'its answer is kept now')
+  t.equal(shop.sim.count('purchases.get'), lookups, 'a kept final answer: no lookup')
   await store.delete(requestKey('k8'))
   const other = await shop.post('/qorepay/payments', { ...CARD, order: 'x' }, { 'idempotency-key': 'k8' })
   t.equal(other.statusCode, 422)
@@ -266,7 +302,7 @@ test('store writes failing after the claim: no binding, no card post (503); a lo
   shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 500 })
   const failed = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k9' })
   t.equal(failed.statusCode, 502)
-  t.ok(shop.logs.some((l) => l.includes('could not free an Idempotency-Key')))
+  t.match(logLine(shop, 'could not free an Idempotency-Key'), { level: 50, err: { message: /READONLY/ }, msg: 'qorepay: could not free an Idempotency-Key after a failure; it frees itself within 60 s' })
   await shop.sim.idle()
   t.equal(shop.events.executed.length, 2, 'each paid purchase reported once')
 })
@@ -284,7 +320,42 @@ test('a binding gone between its claim and its read: 409, the retry goes on', as
   }
   const res = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k10' })
   t.equal(res.statusCode, 409)
+  t.equal(res.body.message, IN_PROGRESS)
   t.not(first.statusCode, 409)
+})
+
+test('a request record gone between a lost claim and its read (its lifetime ran out): the binding answers', async (t) => {
+  const store = recordingStore(t)
+  const shop = await startShop(t, { plugin: { ...FAST, store } })
+  const first = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k14' })
+  await shop.sim.idle()
+  const claim = store.claim.bind(store)
+  store.claim = async (key, value, ttl) => {
+    if (key === requestKey('k14')) { await claim(key, value, ttl); await store.delete(key); return false }
+    return await claim(key, value, ttl)
+  }
+  const res = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k14' })
+  t.equal(res.statusCode, 200)
+  t.same(res.body, first.body)
+  t.equal(res.headers['idempotent-replayed'], 'true')
+  t.equal(shop.sim.count('purchases.create'), 1)
+})
+
+test('a late retry that finds the key bound to a purchase still at 3-D Secure: pending, and that answer kept for 24 hours', async (t) => {
+  const store = recordingStore(t)
+  const shop = await startShop(t, { plugin: { ...FAST, store } })
+  const body = { ...CARD, card_number: TEST_CARDS.threeDSPost }
+  const first = await shop.post('/qorepay/payments', body, { 'idempotency-key': 'k15' })
+  t.equal(first.body.status, '3DS_required')
+  await store.delete(requestKey('k15'))
+  const late = await shop.post('/qorepay/payments', body, { 'idempotency-key': 'k15' })
+  t.equal(late.statusCode, 202)
+  t.same(late.body, { status: 'pending', purchase_id: first.body.purchase_id })
+  t.equal(late.headers['idempotent-replayed'], 'true')
+  t.equal(shop.sim.count('purchases.create'), 2, 'its own purchase, never charged')
+  t.equal(posts(shop), 1)
+  const kept = keptOf(store, 'k15').at(-1)!
+  t.match(kept, { method: 'set', ttl: DAY, value: { state: 'done', answer: { statusCode: 202, body: late.body } } }, 'not left to the minute of its claim')
 })
 
 test('a claim of another body beside the binding (a retry that outlived the claim): 422, never the bound answer', async (t) => {
@@ -310,5 +381,7 @@ test('tracking a purchase that was never charged fails: logged, the answer is th
   store.take = async (key) => { if (key.startsWith('reconcile:')) throw new Error('down'); return await take(key) }
   const res = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k11' })
   t.same(res.body, first.body)
-  t.ok(shop.logs.some((l) => l.includes('was never charged') && l.includes('could not stop tracking it')))
+  const line = logLine(shop, 'could not stop tracking it')
+  const unused = [...shop.sim.purchases.keys()].find((id) => id !== first.body.purchase_id)
+  t.match(line, { level: 40, purchaseId: unused, err: { message: 'down' }, msg: `qorepay: purchase ${unused} was never charged (its Idempotency-Key is bound to another); could not stop tracking it` })
 })
