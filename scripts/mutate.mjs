@@ -22,7 +22,8 @@ const FOLDERS = {
   },
   payment: {
     mutate: ['lib/payment/**/*.ts'],
-    tests: ['test/payment/*.test.ts', 'test/routes/payments.test.ts']
+    // term-url: settle.ts also runs the 3DS callback.
+    tests: ['test/payment/*.test.ts', 'test/routes/payments.test.ts', 'test/three-ds/term-url.test.ts']
   },
   'three-ds': {
     mutate: ['lib/three-ds/**/*.ts'],

@@ -82,14 +82,15 @@ export async function settle (deps: SettleDeps, step: SettleStep, request: Fasti
  * `undefined` when it still is not decided (or cannot be asked).
  */
 export async function lookupOutcome (client: QorePayClient, purchaseId: string, attempts: number, log: FastifyBaseLogger): Promise<Outcome | undefined> {
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  // `attempts` is at least 1 (the option's minimum); no wait after the last try.
+  for (let attempt = 1; ; attempt++) {
     try {
       const outcome = outcomeOfPurchase(await client.getPurchase(purchaseId))
       if (outcome !== undefined) return outcome
     } catch (err) {
       log.warn({ err, purchaseId }, `qorepay: looking up purchase ${purchaseId} failed`)
     }
-    if (attempt < attempts) await sleep(200 * attempt)
+    if (attempt >= attempts) return undefined
+    await sleep(200 * attempt)
   }
-  return undefined
 }

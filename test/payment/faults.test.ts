@@ -122,6 +122,28 @@ test('card post lost and the gateway still undecided: 202 pending, no hook, no s
   t.equal(await hooksFired(shop), 0)
 })
 
+test('card post answered 500: the outcome is unknown, looked up, never re-sent', async (t) => {
+  const shop = await startShop(t, { plugin: { ...FAST, retries: 0 } })
+  shop.sim.inject({ route: 'direct_post', kind: 'status', status: 500, process: true })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 200)
+  t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
+  t.equal(shop.sim.count('direct_post'), 1)
+  t.equal(shop.sim.count('purchases.get'), 1)
+})
+
+test('lookups of an undecided purchase are spaced 200 ms, then 400 ms, with no wait after the last', async (t) => {
+  const shop = await startShop(t, { plugin: { ...FAST, lookupAttempts: 3 } })
+  shop.sim.inject({ route: 'direct_post', kind: 'hang' })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 202)
+  const at = shop.sim.requests.filter((r) => r.route === 'purchases.get').map((r) => r.at)
+  t.equal(at.length, 3)
+  // Lower bounds only (a busy machine waits longer); 10 ms of slack for timer and clock rounding.
+  t.ok(at[1] - at[0] >= 190, `first gap ${at[1] - at[0]} ms`)
+  t.ok(at[2] - at[1] >= 390, `second gap ${at[2] - at[1]} ms`)
+})
+
 test('lookup failing too: 202 pending, logged', async (t) => {
   const shop = await startShop(t, { plugin: FAST })
   shop.sim.inject({ route: 'direct_post', kind: 'reset' })
@@ -141,7 +163,12 @@ test('a lookup whose first read fails asks again: the second read decides, repor
   t.equal(res.statusCode, 200)
   t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
   t.equal(shop.sim.count('purchases.get'), 2, 'the failed read, then the one that answered')
-  t.equal(shop.logs.filter((l) => l.includes(`looking up purchase ${res.body.purchase_id} failed`)).length, 1)
+  const failed = shop.logs.filter((l) => l.includes(`looking up purchase ${res.body.purchase_id} failed`)).map((l) => JSON.parse(l))
+  t.match(failed, [{ level: 40, purchaseId: res.body.purchase_id, err: { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 500 }, msg: `qorepay: looking up purchase ${res.body.purchase_id} failed` }])
+  t.equal(failed.length, 1)
+  const unknown = shop.logs.filter((l) => l.includes('has an unknown outcome')).map((l) => JSON.parse(l))
+  t.match(unknown, [{ level: 40, purchaseId: res.body.purchase_id, err: { code: 'FST_QOREPAY_UNAVAILABLE', sent: true }, msg: `qorepay: card post for purchase ${res.body.purchase_id} has an unknown outcome; looking it up` }])
+  t.equal(unknown.length, 1)
   // The lookup, or the success callback that may come while it waits to ask again: once.
   await firedExactly(t, shop, 'onExecuted', res.body.purchase_id, [{ purchase: { status: 'paid' } }])
 })

@@ -159,8 +159,8 @@ test('odd but possible 3DS answers of the gateway', async (t) => {
     const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
     shop.sim.inject({ route: 'callback', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'again', MD: '', URL: 'http://127.0.0.1:1/', callback_url: 'http://127.0.0.1:1/' } })
     const back = await postTermUrl(termUrl, body)
-    t.match(back.location, /failed\?purchase_id=/)
-    await firedExactly(t, shop, 'onFailed', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, error: { code: '3ds_failed' } }])
+    t.equal(back.location, `https://shop.example/failed?purchase_id=${res.body.purchase_id}&status=error`)
+    await firedExactly(t, shop, 'onFailed', res.body.purchase_id, [{ purchaseId: res.body.purchase_id, status: 'error', source: '3ds', error: { code: '3ds_failed', message: '3-D Secure did not complete' } }])
   })
 })
 
