@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { QorePayClient } from '../gateway/client.js'
-import { QorePayGatewayError } from '../gateway/gateway-error.js'
 import { QorePayIdempotencyConflictError, QorePayIdempotencyMismatchError, QorePayValidationError } from '../errors.js'
 import type { SessionStore } from '../stores/session-store.js'
 import { isIdempotencyKey } from './idempotency.js'
+import { outcomeUnknown } from './settle.js'
 import type { Purchase, RefundAnswer } from '../wire/purchase.js'
 
 /**
@@ -107,7 +107,7 @@ async function once<A extends Purchase | RefundAnswer> (
       answer = await send()
     } catch (err) {
       // Refused (4xx), never sent, or stopped before sending (a malformed token): nothing happened, so the key is free for a fresh call.
-      if (!(err instanceof QorePayGatewayError) || !err.sent || isRefusal(err)) {
+      if (!outcomeUnknown(err)) {
         await store.delete(key)
       } else {
         // Lost: the claim holds the key from now on, while the gateway may still be at work on it.
@@ -121,10 +121,6 @@ async function once<A extends Purchase | RefundAnswer> (
   } finally {
     if (!outcomeLost) await store.delete(sending)
   }
-}
-
-function isRefusal (err: QorePayGatewayError): boolean {
-  return err.gatewayStatus !== undefined && err.gatewayStatus >= 400 && err.gatewayStatus < 500
 }
 
 function snapshot (purchase: Purchase): Snapshot {
