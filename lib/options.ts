@@ -7,6 +7,7 @@ import { missingQueueMethods, type SessionStore } from './stores/session-store.j
 import type { AuthorizedEvent, ExecutedEvent, FailedEvent, ThreeDSRequiredEvent, WebhookEvent } from './events.js'
 import type { PurchaseInput } from './payment/purchase-input.js'
 import type { PaymentBody } from './payment/card-fields.js'
+import { schemaReason } from './wire/schema-problem.js'
 
 const AbsoluteUrl = Type.String({ minLength: 1 })
 
@@ -135,8 +136,7 @@ export function resolveOptions (raw: unknown): ResolvedOptions {
   if (problem !== undefined) {
     const name = problem.path.slice(1).replaceAll('/', '.')
     const found = problem.value === undefined ? 'missing' : `got ${Array.isArray(problem.value) ? 'array' : typeof problem.value}`
-    // Lower-cased at the first letter only: a pattern in the message keeps its case.
-    throw new QorePayConfigError(`${name}: ${problem.message.charAt(0).toLowerCase()}${problem.message.slice(1)} (${found})`)
+    throw new QorePayConfigError(`${name}: ${schemaReason(problem)} (${found})`)
   }
   for (const name of URL_OPTIONS) {
     if (opts[name] !== undefined && !isWebUrl(opts[name])) {

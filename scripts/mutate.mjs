@@ -22,8 +22,10 @@ const FOLDERS = {
   },
   payment: {
     mutate: ['lib/payment/**/*.ts'],
-    // term-url: settle.ts also runs the 3DS callback.
-    tests: ['test/payment/*.test.ts', 'test/routes/payments.test.ts', 'test/three-ds/term-url.test.ts']
+    // term-url: settle.ts also runs the 3DS callback. openapi: the answers' documented schemas; otel: the payment span;
+    // answers: purchases the card cannot be posted to; reconcile: what a payment tracks.
+    tests: ['test/payment/*.test.ts', 'test/routes/payments.test.ts', 'test/three-ds/term-url.test.ts', 'test/routes/openapi.test.ts',
+      'test/observability/otel.test.ts', 'test/gateway/answers.test.ts', 'test/reconcile/reconcile.test.ts']
   },
   'three-ds': {
     mutate: ['lib/three-ds/**/*.ts'],

@@ -16,6 +16,7 @@ import { isWebUrl } from '../wire/web-url.js'
 import type { QorePayContext } from '../context.js'
 import type { PaymentRequest } from '../options.js'
 import { tracePayment, type PaymentContext } from '../observability/payment.js'
+import { schemaProblem } from '../wire/schema-problem.js'
 
 const PurchaseId = Type.String({ description: 'The gateway\'s purchase id' })
 
@@ -102,7 +103,7 @@ export function directPayments (ctx: QorePayContext): Pay {
     if (!purchaseInput.Check(input)) {
       const problem = purchaseInput.Errors(input).First()!
       // No purchase exists yet: the path names the field (never its value, which may be anything).
-      request.log.error({ path: problem.path }, `qorepay: purchase(request) returned details the gateway would refuse: ${problem.path || 'the value'} ${problem.message.toLowerCase()}`)
+      request.log.error({ path: problem.path }, `qorepay: purchase(request) returned details the gateway would refuse: ${schemaProblem(problem)}`)
       throw new QorePayPurchaseError()
     }
 

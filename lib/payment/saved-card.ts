@@ -10,6 +10,7 @@ import type { QorePayContext } from '../context.js'
 import { idempotent, type Answers, type Bind } from './idempotency.js'
 import { PurchaseInputSchema, type PurchaseInput } from './purchase-input.js'
 import { lookupOutcome, outcomeUnknown } from './settle.js'
+import { schemaReason } from '../wire/schema-problem.js'
 
 /**
  * `app.qorepay.payWithSavedCard`: a new purchase paid with a card saved
@@ -60,7 +61,7 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
   return async function payWithSavedCard (input, recurringToken, options = {}) {
     if (!purchaseInput.Check(input)) {
       const problem = purchaseInput.Errors(input).First()!
-      throw new QorePayValidationError(`input${problem.path.replaceAll('/', '.')}: ${problem.message.toLowerCase()}`)
+      throw new QorePayValidationError(`input${problem.path.replaceAll('/', '.')}: ${schemaReason(problem)}`)
     }
     const token = checkedId(recurringToken, 'recurringToken')
     const { idempotencyKey } = options

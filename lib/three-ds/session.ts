@@ -6,6 +6,7 @@ import { QorePayStoreError } from '../errors.js'
 import { Authorization } from '../events.js'
 import type { SessionStore } from '../stores/session-store.js'
 import { randomToken } from './random-token.js'
+import { schemaProblem } from '../wire/schema-problem.js'
 
 /**
  * A pending 3-D Secure session: what the redirect page (Step 4) and the
@@ -164,7 +165,7 @@ async function readAnswer (store: SessionStore, token: string): Promise<SessionA
   const value = await store.get(answerKey(token))
   if (value === undefined || checkAnswer.Check(value)) return value
   const problem = checkAnswer.Errors(value).First()!
-  throw new QorePayStoreError(`the value under a 3DS answer key is not a 3DS answer: ${problem.path || 'the value'} ${problem.message.toLowerCase()}`)
+  throw new QorePayStoreError(`the value under a 3DS answer key is not a 3DS answer: ${schemaProblem(problem)}`)
 }
 
 /** Puts a taken session back for the rest of its life, for the payer's retry; an expired one stays gone. */
@@ -182,7 +183,7 @@ function checked (value: unknown): ThreeDSSession | undefined {
   if (value === undefined || checkSession.Check(value)) return value
   // A failed Check always has a first error. Path and rule only: the value may hold the session's PaReq and MD.
   const problem = checkSession.Errors(value).First()!
-  throw new QorePayStoreError(`the value under a 3DS session key is not a 3DS session: ${problem.path || 'the value'} ${problem.message.toLowerCase()}`)
+  throw new QorePayStoreError(`the value under a 3DS session key is not a 3DS session: ${schemaProblem(problem)}`)
 }
 
 /**

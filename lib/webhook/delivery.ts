@@ -3,6 +3,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import type { WebhookEvent } from '../events.js'
 import { Payment, Purchase } from '../wire/purchase.js'
 import { PaymentEventType, PurchaseEventType } from '../wire/webhook-body.js'
+import { schemaReason } from '../wire/schema-problem.js'
 
 /** Which receiver a delivery came to. */
 export type DeliverySource = WebhookEvent['source']
@@ -60,7 +61,7 @@ function checked<T extends TSchema> (check: TypeCheck<T>, name: string, value: u
   if (check.Check(value)) return value
   // A failed Check always has a first error.
   const error = check.Errors(value).First()!
-  return `${name}: ${error.path} ${error.message.toLowerCase()}`
+  return `${name}: ${error.path} ${schemaReason(error)}`
 }
 
 export function toWebhookEvent (delivery: Delivery, source: Source): WebhookEvent {

@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import { request } from 'undici'
 import { gatewayMessage } from '../../lib/gateway/gateway-message.js'
 import { outcomeOfAnswer, outcomeOfPurchase, outcomeOfStatus } from '../../lib/outcome/mapping.js'
 import { redactingSerializers } from '../../lib/routes/log-redaction.js'
@@ -64,6 +65,23 @@ test('odd but possible gateway answers', async (t) => {
     t.equal(res.statusCode, 502)
     t.equal(res.body.code, 'FST_QOREPAY_GATEWAY')
     t.equal(res.body.message, 'QorePay answered an error: purchase p-1 cannot take a card server to server (no direct_post_url): S2S card payments are most likely not enabled for this account (ask QorePay to enable them), or purchase(request) asked for request_client_details, which only the hosted payment page collects')
+  })
+  t.test('a direct_post_url that is not a web URL is a gateway error, no card post', async (t) => {
+    shop.sim.inject({ route: 'purchases.create', kind: 'status', status: 201, body: { ...real, id: 'p-2', direct_post_url: 'file:///etc/passwd' } })
+    const posts = shop.sim.count('direct_post')
+    const res = await shop.post('/qorepay/payments', CARD)
+    t.equal(res.statusCode, 502)
+    t.same(res.body, { statusCode: 502, code: 'FST_QOREPAY_GATEWAY', error: 'Bad Gateway', message: 'QorePay answered an error: purchase p-2: direct_post_url is not an http(s) URL' })
+    t.equal(shop.sim.count('direct_post'), posts)
+  })
+  t.test('a 3DS answer without MD: the page posts an empty MD, as the gateway left it', async (t) => {
+    shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'pr', URL: `${shop.sim.origin}/acs/nothing/`, callback_url: `${shop.sim.origin}/s2s/callback/nothing/` } })
+    const res = await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })
+    t.equal(res.body.status, '3DS_required')
+    const page = await request(res.body.redirect_url)
+    const html = await page.body.text()
+    t.match(html, '<input type="hidden" name="PaReq" value="pr">')
+    t.match(html, '<input type="hidden" name="MD" value="">')
   })
   t.test('an ACS URL that is not a web URL never reaches the payer', async (t) => {
     shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'pr', MD: 'md', URL: 'javascript:alert(1)', callback_url: `${shop.sim.origin}/s2s/callback/nope/` } })

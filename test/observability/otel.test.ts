@@ -95,6 +95,17 @@ test('a declined card and a hook that throws: the error code is counted, hook_fa
   t.same(hookFailures.map((p) => [p.attributes['qorepay.source'], p.value]), [['direct', 1], ['callback', callbacks.length]])
 })
 
+test('a payment that fails after its purchase was created: its span names the purchase', async (t) => {
+  const telemetry = startTelemetry(t)
+  const shop = await startShop(t, { server: { serverFactory: telemetry.serverFactory } })
+  shop.sim.inject({ route: 'direct_post', kind: 'status', status: 200, body: { status: '3DS_required', Method: 'POST', PaReq: 'pr', MD: 'md', URL: 'javascript:alert(1)', callback_url: 'https://acs.example/cb' } })
+  t.equal((await shop.post('/qorepay/payments', { ...CARD, card_number: TEST_CARDS.threeDSPost })).statusCode, 502)
+  const [purchaseId] = [...shop.sim.purchases.keys()]
+  const payment = telemetry.spans().find((s) => s.name === 'qorepay payment')!
+  t.equal(payment.attributes['qorepay.purchase_id'], purchaseId)
+  t.equal(payment.attributes['qorepay.source'], 'direct')
+})
+
 test('a read the gateway answers 503 and then 200: two gateway spans, the retry counted as a resend', async (t) => {
   const telemetry = startTelemetry(t)
   const shop = await startShop(t, { server: { serverFactory: telemetry.serverFactory } })

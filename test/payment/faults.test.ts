@@ -278,10 +278,11 @@ test('a host purchase() that throws or returns nonsense is a clear error before 
   t.equal(nonsense.statusCode, 500)
   // The payer gets a fixed text; the host's log gets what was wrong.
   t.same(nonsense.body, { statusCode: 500, code: 'FST_QOREPAY_PURCHASE', error: 'Internal Server Error', message: 'This payment could not be prepared; the shop has been told' })
-  t.ok(shop.logs.some((l) => l.includes('purchase(request) returned details the gateway would refuse: /purchase/currency')))
+  const refused = shop.logs.filter((l) => l.includes('purchase(request) returned details')).map((l) => JSON.parse(l))
+  t.match(refused, [{ level: 50, path: '/purchase/currency', msg: 'qorepay: purchase(request) returned details the gateway would refuse: /purchase/currency expected string to match \'^[A-Z]{3}$\'' }])
   const nothing = await shop.post('/qorepay/payments', { ...CARD, order: 'null' })
   t.match(nothing.body, { code: 'FST_QOREPAY_PURCHASE' })
-  t.ok(shop.logs.some((l) => l.includes('purchase(request) returned details the gateway would refuse: the value')))
+  t.match(shop.logs.filter((l) => l.includes('purchase(request) returned details')).map((l) => JSON.parse(l)).at(-1), { level: 50, path: '', msg: 'qorepay: purchase(request) returned details the gateway would refuse: the value expected object' })
   t.notOk(shop.logs.some((l) => l.includes('Invalid qorepay option')))
   t.equal(shop.sim.count('purchases.create'), 0)
 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { test } from 'tap'
-import { CARD, freePort, startShop, type Shop } from '../helpers/shop.js'
+import { CARD, PURCHASE, freePort, startShop, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { ANSWER_TTL_MS, RUNNING_TTL_MS } from '../../lib/payment/idempotency.js'
@@ -126,6 +126,19 @@ test('a recorded 202 pending is looked up again, and kept once final (a 2xx card
   await shop.sim.idle()
   t.equal(posts(shop), 1, 'one card post')
   t.equal(shop.events.executed.filter((e) => e.purchaseId === id).length, 1, 'reported once')
+})
+
+test('a retry that learns a 3DS outcome no callback reported: reported once, as the direct payment it is', async (t) => {
+  // The gateway's success callback goes where nobody listens: only the retry's lookup can tell.
+  const shop = await startShop(t, { plugin: { ...FAST, purchase: async () => ({ ...PURCHASE, success_callback: `http://127.0.0.1:${await freePort()}/callback` }) } })
+  const body = { ...CARD, card_number: TEST_CARDS.threeDSPost }
+  const first = await shop.post('/qorepay/payments', body, { 'idempotency-key': 'k16' })
+  const id = first.body.purchase_id
+  await shop.sim.completeThreeDS(id, 'approve')
+  const after = await shop.post('/qorepay/payments', body, { 'idempotency-key': 'k16' })
+  t.same(after.body, { status: 'executed', purchase_id: id })
+  t.match(shop.events.executed, [{ purchaseId: id, source: 'direct', reference: 'order-42', maskedPan: maskPan(TEST_CARDS.threeDSPost) }])
+  t.equal(shop.events.executed.length, 1)
 })
 
 test('only card data differing is a replay, never a 422: a known key tells nothing about a guessed CVC', async (t) => {
@@ -356,6 +369,17 @@ test('a late retry that finds the key bound to a purchase still at 3-D Secure: p
   t.equal(posts(shop), 1)
   const kept = keptOf(store, 'k15').at(-1)!
   t.match(kept, { method: 'set', ttl: DAY, value: { state: 'done', answer: { statusCode: 202, body: late.body } } }, 'not left to the minute of its claim')
+})
+
+test('reconcile: false: a late retry\'s unused purchase needs no untracking, and nothing is logged about it', async (t) => {
+  const store = recordingStore(t)
+  const shop = await startShop(t, { plugin: { ...FAST, store, reconcile: false } })
+  const first = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k17' })
+  await store.delete(requestKey('k17'))
+  const late = await shop.post('/qorepay/payments', CARD, { 'idempotency-key': 'k17' })
+  t.same(late.body, first.body)
+  t.equal(shop.sim.count('purchases.create'), 2)
+  t.notOk(shop.logs.some((l) => JSON.parse(l).level >= 40), 'no warning or error')
 })
 
 test('a claim of another body beside the binding (a retry that outlived the claim): 422, never the bound answer', async (t) => {

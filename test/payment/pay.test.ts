@@ -1,16 +1,19 @@
 import { test } from 'tap'
-import { CARD, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
+import { CARD, PURCHASE, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import type { Tap } from '../helpers/tap.js'
 import { firedExactly } from '../helpers/outcomes.js'
+import { maskPan } from '../../lib/wire/pan.js'
+import type { QorePayOptions } from '../../lib/index.js'
 
 /**
  * A shop route of its own, `POST /checkout`, whose body wraps the payment:
  * `{ payment, key? }`, paid through `app.qorepay.pay`. Its errors answer as
  * the host's own error handler answers them.
  */
-async function checkoutShop (t: Tap): Promise<Shop> {
+async function checkoutShop (t: Tap, plugin: Partial<QorePayOptions> = {}): Promise<Shop> {
   return await startShop(t, {
+    plugin,
     host: (app) => {
       app.post('/checkout', async (request, reply) => {
         const { payment, key } = request.body as { payment: unknown, key?: string }
@@ -43,7 +46,7 @@ test('pay() through 3-D Secure: the redirect_url, the bank, the TermUrl, execute
   t.equal(res.statusCode, 200)
   t.equal(res.body.status, '3DS_required')
   t.match(res.body.redirect_url, new RegExp(`^${shop.url}/qorepay/3ds/`))
-  t.equal(shop.events.threeDS.length, 1)
+  t.same(shop.events.threeDS, [{ purchaseId: res.body.purchase_id, reference: 'order-42', maskedPan: maskPan(TEST_CARDS.threeDSPost), status: '3DS_required', source: 'direct', redirectUrl: res.body.redirect_url }])
   const { termUrl, body } = await passAcs(shop, res.body.redirect_url, 'approve')
   const back = await postTermUrl(termUrl, body)
   t.match(back.location, /^https:\/\/shop\.example\/paid/)
@@ -71,6 +74,62 @@ test('pay() with an idempotency key: a replay, under the same namespace as the r
   t.equal(bad.body.code, 'FST_QOREPAY_VALIDATION')
   t.equal(shop.sim.count('purchases.create'), 1)
   t.equal(shop.sim.count('direct_post'), 1)
+})
+
+test('pay() of a card post whose answer is lost, the gateway undecided: 202 pending, and the same for a retry under its key', async (t) => {
+  const shop = await checkoutShop(t, { timeouts: { connect: 500, headers: 300, body: 300 }, lookupAttempts: 1 })
+  shop.sim.inject({ route: 'direct_post', kind: 'hang' })
+  const first = await shop.post('/checkout', { payment: CARD, key: 'lost-1' })
+  t.equal(first.statusCode, 202)
+  t.same(first.body, { status: 'pending', purchase_id: first.body.purchase_id })
+  const again = await shop.post('/checkout', { payment: CARD, key: 'lost-1' })
+  t.equal(again.statusCode, 202)
+  t.same(again.body, first.body, 'looked up again: still undecided')
+  t.equal(again.headers['x-replayed'], 'true')
+  t.equal(shop.sim.count('direct_post'), 1)
+})
+
+test('the route hands purchase(request) its own request: what purchase() puts on it is there for the host\'s hooks', async (t) => {
+  const shop = await startShop(t, {
+    plugin: {
+      purchase: async (request) => {
+        (request as unknown as { shopOrder: string }).shopOrder = 'o-9'
+        return { client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'x', price: 100 }] } }
+      }
+    },
+    host: (app) => {
+      app.addHook('onSend', async (request, reply, payload) => {
+        reply.header('x-shop-order', String((request as unknown as { shopOrder?: string }).shopOrder))
+        return payload
+      })
+    }
+  })
+  const res = await shop.post('/qorepay/payments', CARD)
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['x-shop-order'], 'o-9')
+})
+
+test('the outcome carries recurringToken only when the card is saved: remember_card "on", or a force_recurring purchase', async (t) => {
+  const shop = await startShop(t, {
+    plugin: {
+      purchase: async (request) => ({ ...PURCHASE, ...(request.body.order === 'recurring' ? { force_recurring: true } : {}) })
+    }
+  })
+  const plain = await shop.post('/qorepay/payments', CARD)
+  const off = await shop.post('/qorepay/payments', { ...CARD, remember_card: 'off' })
+  const remembered = await shop.post('/qorepay/payments', { ...CARD, remember_card: 'on' })
+  const forced = await shop.post('/qorepay/payments', { ...CARD, order: 'recurring' })
+  const executed = async (res: { body: { purchase_id: string } }) => {
+    await shop.sim.idle()
+    return shop.events.executed.filter((e) => e.purchaseId === res.body.purchase_id)
+  }
+  for (const res of [plain, off]) {
+    const [event] = await executed(res)
+    t.ok(event !== undefined && !('recurringToken' in event), 'no token')
+  }
+  for (const res of [remembered, forced]) {
+    t.match(await executed(res), [{ recurringToken: res.body.purchase_id }])
+  }
 })
 
 test('pay() refuses a bad body with the route\'s 400: the same code and message, no gateway call', async (t) => {

@@ -45,6 +45,13 @@ test('a host with @fastify/swagger gets every route documented, POST /payments w
   const declined = json('402')
   t.same(declined.required, ['status', 'purchase_id', 'code', 'message'])
   t.same(declined.properties.status.enum ?? [declined.properties.status.const], ['error'])
+  // What each answer means, as a shop's API docs show it.
+  t.same([pay.responses['200'].description, pay.responses['202'].description, pay.responses['402'].description], ['Executed, authorized, or 3-D Secure needed', 'The outcome is not known yet; a webhook or reconciliation reports it later, once', 'Declined'])
+  const purchaseId = 'The gateway\'s purchase id'
+  t.same([paid.anyOf[0].properties.purchase_id.description, paid.anyOf[1].properties.purchase_id.description, pending.properties.purchase_id.description, declined.properties.purchase_id.description], [purchaseId, purchaseId, purchaseId, purchaseId])
+  t.equal(paid.anyOf[1].properties.redirect_url.description, '<publicUrl><prefix>/3ds/<token>: send the payer there')
+  t.equal(declined.properties.code.description, 'The gateway\'s error code, e.g. do_not_honour')
+  t.equal(declined.properties.message.description, 'The plugin\'s fixed text for that code, never the gateway\'s')
   const invalid = json('400')
   t.same(Object.keys(invalid.properties).sort(), ['code', 'error', 'message', 'statusCode'])
   t.match(pay.responses['400'].description, /gateway was not called/)
