@@ -98,8 +98,8 @@ async function once<A extends Purchase | RefundAnswer> (
       }
     }
     const record: ActionRecord<A> = seen ?? { args: fingerprint, before: snapshot(await client.getPurchase(id)) }
-    // Written before the send: a lost answer is then told apart from a call never made.
-    if (seen === undefined) await store.set(key, record, RECORD_TTL_MS)
+    // Written before each send: a lost answer is then told apart from a call never made, for 24 hours from this send.
+    await store.set(key, record, RECORD_TTL_MS)
     // The claim's time counts from the send, whatever the lookups before it took.
     await store.set(sending, true, deps.settleMs)
     let answer: A

@@ -3,6 +3,7 @@ import { test } from 'tap'
 import { CARD, startShop, type Shop } from '../helpers/shop.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import type { Tap } from '../helpers/tap.js'
+import type { Purchase } from '../../lib/wire/purchase.js'
 
 /**
  * capture, refund and charge with an idempotencyKey: a call whose answer was
@@ -36,7 +37,7 @@ test('a capture whose answer was lost after it was done: the retry sends nothing
   await t.rejects(api.capture(id, 6000, { idempotencyKey: 'cap-1' }), { code: 'FST_QOREPAY_UNAVAILABLE', sent: true })
   t.equal(shop.sim.count('purchases.capture'), 1)
   // The gateway may still be at work: no retry looks before the send is surely over.
-  await t.rejects(api.capture(id, 6000, { idempotencyKey: 'cap-1' }), { code: 'FST_QOREPAY_IDEMPOTENCY_CONFLICT', statusCode: 409 })
+  await t.rejects(api.capture(id, 6000, { idempotencyKey: 'cap-1' }), { code: 'FST_QOREPAY_IDEMPOTENCY_CONFLICT', statusCode: 409, message: 'A capture with this idempotencyKey is still in progress' })
   await sleep(SETTLE_MS + 100)
   const gets = shop.sim.count('purchases.get')
   const retried = await api.capture(id, 6000, { idempotencyKey: 'cap-1' })
@@ -46,7 +47,7 @@ test('a capture whose answer was lost after it was done: the retry sends nothing
   // Known now: answered from the record, without a gateway call.
   t.same(await api.capture(id, 6000, { idempotencyKey: 'cap-1' }), retried)
   t.equal(shop.sim.count('purchases.get') - gets, 1)
-  await t.rejects(api.capture(id, 5000, { idempotencyKey: 'cap-1' }), { code: 'FST_QOREPAY_IDEMPOTENCY_MISMATCH', statusCode: 422 })
+  await t.rejects(api.capture(id, 5000, { idempotencyKey: 'cap-1' }), { code: 'FST_QOREPAY_IDEMPOTENCY_MISMATCH', statusCode: 422, message: 'This idempotencyKey was used for another capture' })
 })
 
 test('a capture that timed out before the gateway acted: the retry finds the purchase unchanged and sends it again, once', async (t) => {
@@ -74,7 +75,9 @@ test('a partial refund under a key: replayed, never refunded twice; another amou
   const again = await api.refund(id, 1000, { idempotencyKey: 'ref-1' })
   t.match(again, { type: 'purchase', id, refundable_amount: 8000 })
   t.equal(shop.sim.count('purchases.refund'), 1)
-  await t.rejects(api.refund(id, 2000, { idempotencyKey: 'ref-1' }), { code: 'FST_QOREPAY_IDEMPOTENCY_MISMATCH' })
+  await t.rejects(api.refund(id, 2000, { idempotencyKey: 'ref-1' }), { code: 'FST_QOREPAY_IDEMPOTENCY_MISMATCH', message: 'This idempotencyKey was used for another refund' })
+  // Keys are per action: a capture under the refund's key is a capture of its own.
+  await t.rejects(api.capture(id, 1000, { idempotencyKey: 'ref-1' }), { code: 'FST_QOREPAY_GATEWAY', gatewayCode: 'purchase_capture_error' })
   // A fresh key is a fresh refund.
   t.match(await api.refund(id, 1000, { idempotencyKey: 'ref-2' }), { type: 'payment', amount: 1000 })
   t.equal((await api.getPurchase(id)).refundable_amount, 7000)
@@ -104,6 +107,39 @@ test('a charge whose answer was lost: the retry sees the paid purchase and charg
   await sleep(SETTLE_MS + 100)
   t.match(await api.charge(next.id, token, { idempotencyKey: 'order-7' }), { id: next.id, status: 'paid' })
   t.equal(shop.sim.count('purchases.charge'), 1)
+  await t.rejects(api.charge(next.id, 'another-token', { idempotencyKey: 'order-7' }), { code: 'FST_QOREPAY_IDEMPOTENCY_MISMATCH', message: 'This idempotencyKey was used for another charge' })
+  // Without a key a charge is plain: sent, nothing looked up.
+  const plain = await api.createPurchase({ brand_id: 'brand-test', client: { email: 'a@b.c' }, purchase: { currency: 'NGN', products: [{ name: 'Refill', price: 100 }] } })
+  const gets = shop.sim.count('purchases.get')
+  t.match(await api.charge(plain.id, token), { id: plain.id, status: 'paid' })
+  t.equal(shop.sim.count('purchases.charge'), 2)
+  t.equal(shop.sim.count('purchases.get'), gets)
+})
+
+test('a lost capture counts as done when the purchase shows any one sign of it: its status, refundable amount, attempts or update time', async (t) => {
+  const shop = await holdShop(t)
+  const api = shop.app.qorepay
+  const changes: Array<[string, (p: Purchase) => Purchase]> = [
+    ['status', (p) => ({ ...p, status: 'paid' })],
+    ['refundable_amount', (p) => ({ ...p, refundable_amount: p.refundable_amount + 1 })],
+    ['attempts', (p) => ({ ...p, transaction_data: { ...p.transaction_data, attempts: [...p.transaction_data.attempts, p.transaction_data.attempts[0]] } })],
+    ['updated_on', (p) => ({ ...p, updated_on: p.updated_on + 1 })]
+  ]
+  const before = new Map<string, Purchase>()
+  for (const [field] of changes) {
+    const id = await pay(shop)
+    before.set(field, await api.getPurchase(id))
+    shop.sim.inject({ route: 'purchases.capture', kind: 'reset' })
+    await t.rejects(api.capture(id, undefined, { idempotencyKey: field }), { code: 'FST_QOREPAY_UNAVAILABLE' })
+  }
+  await sleep(SETTLE_MS + 100)
+  for (const [field, change] of changes) {
+    // The lookup sees the purchase as it was before the capture, but for this one field.
+    const seen = change(before.get(field)!)
+    shop.sim.inject({ route: 'purchases.get', kind: 'status', status: 200, body: seen })
+    t.same(await api.capture(seen.id, undefined, { idempotencyKey: field }), seen, field)
+  }
+  t.equal(shop.sim.count('purchases.capture'), changes.length, 'none sent again')
 })
 
 test('keys are checked, and calls without one are plain', async (t) => {
