@@ -29,8 +29,8 @@ export const PaymentBodySchema = Type.Object({
     Type.String({ maxLength: 256 }),
     Type.Integer(),
     // TypeBox writes a Record as patternProperties '^(.*)$', which neither limits the key nor sees a key holding a
-    // line break (`.`): additionalProperties and propertyNames hold every key to the same rules.
-    Type.Record(Type.String({ maxLength: 64 }), OrderValue, { maxProperties: 32, additionalProperties: OrderValue, propertyNames: { maxLength: 64 } })
+    // line break (`.`): additionalProperties and propertyNames hold every key to the rules.
+    Type.Record(Type.String(), OrderValue, { maxProperties: 32, additionalProperties: OrderValue, propertyNames: { maxLength: 64 } })
   ]))
 }, { additionalProperties: false })
 
@@ -67,13 +67,14 @@ export function toCardPost (body: PaymentBody, request: FastifyRequest): CardPos
     color_depth: body.color_depth ?? 24,
     utc_offset: body.utc_offset ?? 0,
     screen_width: body.screen_width ?? 1920,
-    screen_height: body.screen_height ?? 1080
+    screen_height: body.screen_height ?? 1080,
+    // Absent stays absent: the card post is JSON, which leaves undefined out.
+    remember_card: body.remember_card
   }
-  if (body.remember_card !== undefined) post.remember_card = body.remember_card
   return post
 }
 
-function firstLanguage (header: string | undefined): string {
-  const tag = header?.split(',')[0].split(';')[0].trim()
-  return tag !== undefined && /^[A-Za-z]{1,3}(-[A-Za-z0-9]{1,4})?$/.test(tag) ? tag : 'en-US'
+function firstLanguage (header = ''): string {
+  const tag = header.split(',')[0].split(';')[0].trim()
+  return /^[A-Za-z]{1,3}(-[A-Za-z0-9]{1,4})?$/.test(tag) ? tag : 'en-US'
 }

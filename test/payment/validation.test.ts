@@ -64,6 +64,12 @@ const CASES: Array<[string, Record<string, unknown>, false | Answer]> = [
   ['order string', { order: 'sku-1' }, 'executed'],
   ['order object', { order: { sku: 'a', qty: 2 } }, 'executed'],
   ['order nested object', { order: { sku: { deep: 1 } } }, false],
+  ['order string 256', { order: 'o'.repeat(256) }, 'executed'],
+  ['order string 257', { order: 'o'.repeat(257) }, false],
+  ['order value 256', { order: { note: 'o'.repeat(256) } }, 'executed'],
+  ['order value 257', { order: { note: 'o'.repeat(257) } }, false],
+  ['remember_card 16', { remember_card: 'o'.repeat(16) }, 'executed'],
+  ['remember_card 17', { remember_card: 'o'.repeat(17) }, false],
   ['a price from the payer', { price: 1 }, false],
   ['an amount from the payer', { amount: 1 }, false]
 ]

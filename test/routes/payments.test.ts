@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http'
 import { test } from 'tap'
 import { CREATOR_AGENT } from '../../lib/gateway/client.js'
 import { CARD, PURCHASE, startShop } from '../helpers/shop.js'
@@ -49,6 +50,36 @@ test('browser fields default from the request, honouring trustProxy', async (t) 
   await shop.post('/qorepay/payments', { ...CARD, remote_ip: '2001:db8::1', language: 'de', color_depth: 30, screen_width: 800 }, { 'accept-language': '*' })
   const second = JSON.parse(shop.sim.requests.filter((r) => r.route === 'direct_post')[1].body)
   t.match(second, { remote_ip: '2001:db8::1', language: 'de', color_depth: 30, screen_width: 800 })
+})
+
+test('browser fields from the request\'s own headers: cut to 2048 characters, the first usable language, else the documented defaults', async (t) => {
+  const shop = await startShop(t)
+  /** A payment with exactly these headers (node:http adds no user-agent); the card post it made. */
+  const cardPostFor = async (headers: Record<string, string>, body: Record<string, unknown> = {}) => {
+    const payload = JSON.stringify({ ...CARD, ...body })
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${shop.url}/qorepay/payments`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers } }, (res) => {
+        res.resume()
+        res.on('end', () => { res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`)) })
+      })
+      req.on('error', reject)
+      req.end(payload)
+    })
+    return JSON.parse(shop.sim.requests.filter((r) => r.route === 'direct_post').at(-1)!.body)
+  }
+  t.match(await cardPostFor({}), {
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/88.0.4324.96 Safari/537.36',
+    accept_header: 'text/html',
+    language: 'en-US'
+  })
+  const long = await cardPostFor({ 'user-agent': 'u'.repeat(3000), accept: 'a'.repeat(3000) })
+  t.equal(long.user_agent, 'u'.repeat(2048))
+  t.equal(long.accept_header, 'a'.repeat(2048))
+  t.equal((await cardPostFor({ accept: 'application/xhtml+xml' })).accept_header, 'application/xhtml+xml')
+  t.equal((await cardPostFor({ accept: 'application/xhtml+xml' }, { accept_header: 'text/plain' })).accept_header, 'text/plain', 'the body wins')
+  for (const [header, language] of [['de', 'de'], ['zh-Hant', 'zh-Hant'], ['fr-CA ;q=0.9, fr', 'fr-CA'], ['*', 'en-US'], ['12de', 'en-US'], ['french', 'en-US'], ['de-', 'en-US']]) {
+    t.equal((await cardPostFor({ 'accept-language': header })).language, language, header)
+  }
 })
 
 test('without trustProxy, X-Forwarded-For is the payer\'s word only: remote_ip is the connection\'s address', async (t) => {
