@@ -3,7 +3,7 @@ import type { Authorization } from '../events.js'
 import { QorePayValidationError } from '../errors.js'
 import { checkedId } from '../gateway/client.js'
 import { QorePayGatewayError } from '../gateway/gateway-error.js'
-import { authorizationOf, outcomeOfPurchase, toOutcomeEvent, type Outcome } from '../outcome/mapping.js'
+import { outcomeOfPurchase, toOutcomeEvent, type Outcome } from '../outcome/mapping.js'
 import { payerMessage } from '../outcome/payer-message.js'
 import { tracePayment } from '../observability/payment.js'
 import type { QorePayContext } from '../context.js'
@@ -47,7 +47,7 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
   const answers: Answers<SavedCardResult> = {
     final: (result) => result.status !== 'pending',
     // A retry under a key bound to a purchase: looked up, never charged again.
-    lookUp: async ({ purchaseId, reference }) => await resultOf({ purchaseId, reference }, await lookupOutcome(client, purchaseId, opts.lookupAttempts, log), undefined)
+    lookUp: async ({ purchaseId, reference }) => await resultOf({ purchaseId, reference }, await lookupOutcome(client, purchaseId, opts.lookupAttempts, log))
   }
   // Keys of their own: a key a payer's browser sent to POST /payments never answers for a saved card.
   const idempotency = {
@@ -97,14 +97,17 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
       outcome = await lookupOutcome(client, purchaseId, unknown ? opts.lookupAttempts : 1, log)
       if (outcome === undefined && !unknown) throw err
     }
-    return await resultOf({ purchaseId, reference }, outcome, authorizationOf(purchase))
+    return await resultOf({ purchaseId, reference }, outcome)
   }
 
-  /** The result of an outcome (`undefined`: still undecided), reported through the hooks once. */
-  async function resultOf (known: { purchaseId: string, reference?: string }, outcome: Outcome | undefined, authorization: Authorization | undefined): Promise<SavedCardResult> {
+  /**
+   * The result of an outcome (`undefined`: still undecided), reported through the hooks once. Every outcome
+   * here is read off a Purchase (the charge's answer, or a lookup), whose own status tells hold from preauthorized.
+   */
+  async function resultOf (known: { purchaseId: string, reference?: string }, outcome: Outcome | undefined): Promise<SavedCardResult> {
     const { purchaseId } = known
     if (outcome === undefined) return { status: 'pending', purchaseId }
-    const event = toOutcomeEvent(outcome, { ...known, source: 'saved_card', ...(authorization === undefined ? {} : { authorization }) })
+    const event = toOutcomeEvent(outcome, { ...known, source: 'saved_card' })
     await outcomes.reportQuietly(event, undefined)
     if (event.status === 'error') return { status: 'error', purchaseId, code: event.error.code, message: payerMessage(event.error.code) }
     if (event.status === 'executed') return { status: 'executed', purchaseId }

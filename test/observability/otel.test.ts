@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
-import { passAcs, postTermUrl, startShop, CARD } from '../helpers/shop.js'
+import { passAcs, postTermUrl, startShop, CARD, PURCHASE } from '../helpers/shop.js'
 import { points, spanTree, startTelemetry } from '../helpers/otel.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { reconcilingShop, sweepUntil } from '../helpers/reconcile.js'
@@ -104,6 +104,17 @@ test('a payment that fails after its purchase was created: its span names the pu
   const payment = telemetry.spans().find((s) => s.name === 'qorepay payment')!
   t.equal(payment.attributes['qorepay.purchase_id'], purchaseId)
   t.equal(payment.attributes['qorepay.source'], 'direct')
+})
+
+test('a saved-card payment: its span says saved_card, the purchase and the status', async (t) => {
+  const telemetry = startTelemetry(t)
+  const shop = await startShop(t, { server: { serverFactory: telemetry.serverFactory } })
+  await shop.post('/qorepay/payments', { ...CARD, remember_card: 'on' })
+  await shop.sim.idle()
+  const token = shop.events.executed[0].status === 'executed' ? shop.events.executed[0].recurringToken! : ''
+  const result = await shop.app.qorepay.payWithSavedCard(PURCHASE, token)
+  const payment = telemetry.spans().filter((s) => s.name === 'qorepay payment').at(-1)!
+  t.same(payment.attributes, { 'qorepay.source': 'saved_card', 'qorepay.purchase_id': result.purchaseId, 'qorepay.payment.status': 'executed' })
 })
 
 test('a read the gateway answers 503 and then 200: two gateway spans, the retry counted as a resend', async (t) => {

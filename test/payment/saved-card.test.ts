@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { test } from 'tap'
-import { CARD, PURCHASE, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
+import { CARD, CREDENTIALS, PURCHASE, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
 import { firedExactly } from '../helpers/outcomes.js'
-import { TEST_CARDS } from '../../lib/simulator/index.js'
+import { TEST_CARDS, createSimulator } from '../../lib/simulator/index.js'
 import type { FastifyRequest } from 'fastify'
 import { MemoryStore, type OutcomeEvent, type PurchaseInput } from '../../lib/index.js'
 
@@ -76,6 +76,10 @@ test('a deleted token is refused: the error, no hook, no second charge', async (
   const gets = shop.sim.count('purchases.get')
   await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, token), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 400, gatewayCode: 'purchase_charge_error' })
   t.equal(shop.sim.count('purchases.get') - gets, 1, 'one look: a refused charge left the purchase created')
+  const purchaseId = [...shop.sim.purchases.values()].at(-1)!.id
+  const warned = shop.logs.filter((l) => l.includes('charge with a saved card')).map((l) => JSON.parse(l))
+  t.match(warned, [{ level: 40, purchaseId, err: { gatewayCode: 'purchase_charge_error' }, msg: `qorepay: charge with a saved card for purchase ${purchaseId} was refused; looking it up` }])
+  t.equal(warned.length, 1)
   t.equal(shop.sim.count('purchases.charge'), 1)
   t.equal(shop.events.failed.length + shop.events.executed.length, 0)
 })
@@ -119,8 +123,10 @@ test('idempotencyKey: the same call resolves the first answer, one purchase, one
   const api = shop.app.qorepay
   const first = await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-43' })
   const creates = shop.sim.count('purchases.create')
+  const gets = shop.sim.count('purchases.get')
   t.same(await api.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-43' }), first)
   t.equal(shop.sim.count('purchases.create'), creates, 'no second purchase')
+  t.equal(shop.sim.count('purchases.get'), gets, 'a final result is replayed, not looked up')
   t.equal(shop.sim.count('purchases.charge'), 1, 'no second charge')
   t.equal(shop.events.executed.length, 1)
 
@@ -167,6 +173,37 @@ test('idempotencyKey after a lost charge answer: the retry looks the purchase up
   await shop.sim.idle()
   t.equal(shop.sim.count('purchases.charge'), 1, 'one charge')
   t.equal(shop.events.executed.filter((e) => e.purchaseId === first.purchaseId).length, 1, 'reported once')
+})
+
+test('reconcile: false: a saved card pays, and a late retry\'s unused purchase needs no untracking', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const { shop, token } = await shopWithSavedCard(t, { plugin: { store, reconcile: false } })
+  const first = await shop.app.qorepay.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-46' })
+  t.match(first, { status: 'executed' })
+  // The request record's minute passed (its process died, say); the binding stays.
+  await store.delete(`idem:brand-test/qorepay:saved_card:${createHash('sha256').update('refill-46').digest('base64url')}`)
+  t.same(await shop.app.qorepay.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-46' }), first)
+  t.equal(shop.sim.count('purchases.charge'), 1)
+  t.notOk(shop.logs.some((l) => JSON.parse(l).level >= 40), 'no warning or error')
+})
+
+test('a charge that never left (the gateway went away after the purchase was made): thrown as it is, nothing looked up', async (t) => {
+  const sim = await createSimulator({ ...CREDENTIALS })
+  let down = false
+  // The binding is claimed right before the charge: the simulator stops there, its sockets closed.
+  class StoppingStore extends MemoryStore {
+    override async claim (key: string, value: unknown, ttl: number) {
+      if (key.endsWith(':purchase') && !down) { down = true; await sim.close() }
+      return await super.claim(key, value, ttl)
+    }
+  }
+  const store = new StoppingStore()
+  t.teardown(() => store.close())
+  const { shop, token } = await shopWithSavedCard(t, { sim, plugin: { store, retries: 0 } })
+  await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, token, { idempotencyKey: 'refill-47' }), { code: 'FST_QOREPAY_UNAVAILABLE', sent: false })
+  t.ok(down)
+  t.notOk(shop.logs.some((l) => l.includes('charge with a saved card') || l.includes('looking up purchase')), 'no lookup of a charge that never left')
 })
 
 test('input and token are checked before any request', async (t) => {
