@@ -90,7 +90,8 @@ export async function lookupOutcome (client: QorePayClient, purchaseId: string, 
     } catch (err) {
       log.warn({ err, purchaseId }, `qorepay: looking up purchase ${purchaseId} failed`)
     }
-    if (attempt >= attempts) return undefined
+    if (attempt >= attempts) break
     await sleep(200 * attempt)
   }
+  return undefined
 }
