@@ -1,9 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { CARD_DATA_FIELDS, PaymentBodySchema, toCardPost, type PaymentBody } from './card-fields.js'
 import { maskPan } from '../wire/pan.js'
-import { PurchaseInputSchema } from './purchase-input.js'
+import { purchaseInputCheck } from './purchase-input.js'
 import { QorePayGatewayError, QorePayPurchaseError } from '../errors.js'
 import { callHook } from '../outcome/reporter.js'
 import { payerMessage } from '../outcome/payer-message.js'
@@ -52,8 +51,6 @@ export interface PayOptions {
 /** `app.qorepay.pay`: what `POST {prefix}/payments` runs. */
 export type Pay = (request: FastifyRequest, options?: PayOptions) => Promise<PaymentResult>
 
-const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
-
 /** Steps 1-3 of the S2S flow: create the purchase, post the card, start 3-D Secure when needed. */
 export function directPayments (ctx: QorePayContext): Pay {
   const { opts, client, store, outcomes, undiciExposure } = ctx
@@ -100,8 +97,8 @@ export function directPayments (ctx: QorePayContext): Pay {
   async function run (body: PaymentBody, request: PaymentRequest, bind: Bind, trace?: PaymentContext): Promise<PaymentReply> {
     const card = toCardPost(body, request)
     const input = await opts.purchase(request)
-    if (!purchaseInput.Check(input)) {
-      const problem = purchaseInput.Errors(input).First()!
+    if (!purchaseInputCheck.Check(input)) {
+      const problem = purchaseInputCheck.Errors(input).First()!
       // No purchase exists yet: the path names the field (never its value, which may be anything).
       request.log.error({ path: problem.path }, `qorepay: purchase(request) returned details the gateway would refuse: ${schemaProblem(problem)}`)
       throw new QorePayPurchaseError()

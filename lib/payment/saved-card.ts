@@ -1,4 +1,3 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Authorization } from '../events.js'
 import { QorePayValidationError } from '../errors.js'
 import { checkedId } from '../gateway/client.js'
@@ -8,7 +7,7 @@ import { payerMessage } from '../outcome/payer-message.js'
 import { tracePayment } from '../observability/payment.js'
 import type { QorePayContext } from '../context.js'
 import { idempotent, type Answers, type Bind } from './idempotency.js'
-import { PurchaseInputSchema, type PurchaseInput } from './purchase-input.js'
+import { purchaseInputCheck, type PurchaseInput } from './purchase-input.js'
 import { lookupOutcome, outcomeUnknown } from './settle.js'
 import { schemaReason } from '../wire/schema-problem.js'
 
@@ -40,8 +39,6 @@ export interface SavedCardOptions {
 
 export type PayWithSavedCard = (input: PurchaseInput, recurringToken: string, options?: SavedCardOptions) => Promise<SavedCardResult>
 
-const purchaseInput = TypeCompiler.Compile(PurchaseInputSchema)
-
 export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
   const { opts, client, store, outcomes, log } = ctx
   const answers: Answers<SavedCardResult> = {
@@ -59,8 +56,8 @@ export function savedCardPayments (ctx: QorePayContext): PayWithSavedCard {
   }
 
   return async function payWithSavedCard (input, recurringToken, options = {}) {
-    if (!purchaseInput.Check(input)) {
-      const problem = purchaseInput.Errors(input).First()!
+    if (!purchaseInputCheck.Check(input)) {
+      const problem = purchaseInputCheck.Errors(input).First()!
       throw new QorePayValidationError(`input${problem.path.replaceAll('/', '.')}: ${schemaReason(problem)}`)
     }
     const token = checkedId(recurringToken, 'recurringToken')

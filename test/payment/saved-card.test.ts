@@ -206,6 +206,34 @@ test('a charge that never left (the gateway went away after the purchase was mad
   t.notOk(shop.logs.some((l) => l.includes('charge with a saved card') || l.includes('looking up purchase')), 'no lookup of a charge that never left')
 })
 
+test('the purchase input rules: each refused with its field before any request, each edge taken', async (t) => {
+  const { shop, token } = await shopWithSavedCard(t)
+  const product = REFILL.purchase.products[0]
+  const refused: Array<[string, PurchaseInput, string]> = [
+    ['email of 2', { ...REFILL, client: { email: 'ab' } }, 'input.client.email: expected string length greater or equal to 3'],
+    ['currency in lower case', { ...REFILL, purchase: { currency: 'ngn', products: [product] } }, 'input.purchase.currency: expected string to match \'^[A-Z]{3}$\''],
+    ['no product', { ...REFILL, purchase: { currency: 'NGN', products: [] } }, 'input.purchase.products: expected array length to be greater or equal to 1'],
+    ['a nameless product', { ...REFILL, purchase: { currency: 'NGN', products: [{ ...product, name: '' }] } }, 'input.purchase.products.0.name: expected string length greater or equal to 1'],
+    ['a negative price', { ...REFILL, purchase: { currency: 'NGN', products: [{ ...product, price: -1 }] } }, 'input.purchase.products.0.price: expected integer to be greater or equal to 0'],
+    ['a fractional price', { ...REFILL, purchase: { currency: 'NGN', products: [{ ...product, price: 1.5 }] } }, 'input.purchase.products.0.price: expected integer'],
+    ['a quantity of 0', { ...REFILL, purchase: { currency: 'NGN', products: [{ ...product, quantity: 0 }] } }, 'input.purchase.products.0.quantity: expected number to be greater than 0']
+  ]
+  const before = shop.sim.requests.length
+  for (const [name, input, message] of refused) {
+    await t.rejects(shop.app.qorepay.payWithSavedCard(input, token), { code: 'FST_QOREPAY_VALIDATION', message }, name)
+  }
+  t.equal(shop.sim.requests.length, before, 'the gateway was not called')
+  const taken: Array<[string, PurchaseInput]> = [
+    ['email of 3, and a field of the platform\'s own on the client', { ...REFILL, client: { email: 'a@b', full_name: 'Ada' } as PurchaseInput['client'] }],
+    ['a free product, a fractional quantity, fields of the platform\'s own', { ...REFILL, due: 2_000_000_000, purchase: { currency: 'NGN', notes: 'gift', products: [{ name: 'Sample', price: 0, quantity: 0.5, category: 'x' }] } } as unknown as PurchaseInput]
+  ]
+  for (const [name, input] of taken) {
+    t.match(await shop.app.qorepay.payWithSavedCard(input, token), { status: String }, name)
+  }
+  const [sent] = shop.sim.requests.filter((r) => r.route === 'purchases.create').slice(-1).map((r) => JSON.parse(r.body))
+  t.match(sent, { due: 2_000_000_000, purchase: { notes: 'gift', products: [{ category: 'x', quantity: 0.5 }] } }, 'passed through')
+})
+
 test('input and token are checked before any request', async (t) => {
   const { shop, token } = await shopWithSavedCard(t)
   const before = shop.sim.requests.length
