@@ -17,7 +17,7 @@ export function bodyAjv (): Ajv {
 
 /** The routes' schema error text (`setSchemaErrorFormatter`): the field only, since deeper paths hold the payer's own `order` keys, which an answer never reflects. */
 export function schemaErrors (errors: Array<Pick<ErrorObject, 'instancePath' | 'message'>>, dataVar: string): Error {
-  return new Error(errors.map((e) => `${dataVar}${/^\/[^/]*/.exec(e.instancePath)?.[0] ?? ''} ${String(e.message)}`).join(', '))
+  return new Error(errors.map((e) => `${dataVar}${e.instancePath.split('/', 2).join('/')} ${String(e.message)}`).join(', '))
 }
 
 /** Fastify's validation error for a body, as its route validation throws it: 400 `FST_ERR_VALIDATION`. */

@@ -138,11 +138,14 @@ test('bodies that are not JSON objects are 4xx without a gateway call', async (t
     ['application/json', '{"cardholder_name":', 400],
     ['application/json', '[]', 400],
     ['application/json', 'null', 400],
-    ['application/json', JSON.stringify({ ...CARD, order: 'x'.repeat(70_000) }), 413]
+    ['application/json', JSON.stringify({ ...CARD, order: 'x'.repeat(70_000) }), 413],
+    // JSON's 1e400 parses to Infinity: no integer.
+    ['application/json', JSON.stringify(CARD).replace(/}$/, ',"color_depth":1e400}'), 400]
   ]
   for (const [type, body, status] of cases) {
     const res = await shop.post('/qorepay/payments', body as never, { 'content-type': type })
     t.equal(res.statusCode, status, `${type} ${body.slice(0, 20)}`)
+    if (body.includes('1e400')) t.equal(res.body.message, 'body/color_depth must be integer')
   }
   t.equal(shop.sim.count('purchases.create'), 0)
 })
