@@ -166,3 +166,8 @@ export async function postTermUrl (termUrl: string, body: string): Promise<{ sta
   await res.body.dump()
   return { statusCode: res.statusCode, location: res.headers.location as string | undefined }
 }
+
+/** The shop's log lines that say `text`, parsed. */
+export function logsSaying (shop: Pick<Shop, 'logs'>, text: string): Array<Record<string, any>> {
+  return shop.logs.filter((l) => l.includes(text)).map((l) => JSON.parse(l))
+}

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { request } from 'undici'
-import { CARD, freePort, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
+import { CARD, freePort, logsSaying, passAcs, postTermUrl, startShop, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { firedExactly } from '../helpers/outcomes.js'
@@ -163,10 +163,10 @@ test('a lookup whose first read fails asks again: the second read decides, repor
   t.equal(res.statusCode, 200)
   t.same(res.body, { status: 'executed', purchase_id: res.body.purchase_id })
   t.equal(shop.sim.count('purchases.get'), 2, 'the failed read, then the one that answered')
-  const failed = shop.logs.filter((l) => l.includes(`looking up purchase ${res.body.purchase_id} failed`)).map((l) => JSON.parse(l))
+  const failed = logsSaying(shop, `looking up purchase ${res.body.purchase_id} failed`)
   t.match(failed, [{ level: 40, purchaseId: res.body.purchase_id, err: { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 500 }, msg: `qorepay: looking up purchase ${res.body.purchase_id} failed` }])
   t.equal(failed.length, 1)
-  const unknown = shop.logs.filter((l) => l.includes('has an unknown outcome')).map((l) => JSON.parse(l))
+  const unknown = logsSaying(shop, 'has an unknown outcome')
   t.match(unknown, [{ level: 40, purchaseId: res.body.purchase_id, err: { code: 'FST_QOREPAY_UNAVAILABLE', sent: true }, msg: `qorepay: card post for purchase ${res.body.purchase_id} has an unknown outcome; looking it up` }])
   t.equal(unknown.length, 1)
   // The lookup, or the success callback that may come while it waits to ask again: once.
@@ -278,11 +278,11 @@ test('a host purchase() that throws or returns nonsense is a clear error before 
   t.equal(nonsense.statusCode, 500)
   // The payer gets a fixed text; the host's log gets what was wrong.
   t.same(nonsense.body, { statusCode: 500, code: 'FST_QOREPAY_PURCHASE', error: 'Internal Server Error', message: 'This payment could not be prepared; the shop has been told' })
-  const refused = shop.logs.filter((l) => l.includes('purchase(request) returned details')).map((l) => JSON.parse(l))
+  const refused = logsSaying(shop, 'purchase(request) returned details')
   t.match(refused, [{ level: 50, path: '/purchase/currency', msg: 'qorepay: purchase(request) returned details the gateway would refuse: /purchase/currency expected string to match \'^[A-Z]{3}$\'' }])
   const nothing = await shop.post('/qorepay/payments', { ...CARD, order: 'null' })
   t.match(nothing.body, { code: 'FST_QOREPAY_PURCHASE' })
-  t.match(shop.logs.filter((l) => l.includes('purchase(request) returned details')).map((l) => JSON.parse(l)).at(-1), { level: 50, path: '', msg: 'qorepay: purchase(request) returned details the gateway would refuse: the value expected object' })
+  t.match(logsSaying(shop, 'purchase(request) returned details').at(-1), { level: 50, path: '', msg: 'qorepay: purchase(request) returned details the gateway would refuse: the value expected object' })
   t.notOk(shop.logs.some((l) => l.includes('Invalid qorepay option')))
   t.equal(shop.sim.count('purchases.create'), 0)
 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { test } from 'tap'
-import { CARD, PURCHASE, freePort, startShop, type Shop } from '../helpers/shop.js'
+import { CARD, PURCHASE, freePort, logsSaying, startShop, type Shop } from '../helpers/shop.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { TEST_CARDS } from '../../lib/simulator/index.js'
 import { ANSWER_TTL_MS, RUNNING_TTL_MS } from '../../lib/payment/idempotency.js'
@@ -45,9 +45,9 @@ const keptOf = (store: RecordingStore, key: string) => store.idem().filter((w) =
 
 /** The one log line saying `text`, parsed. */
 function logLine (shop: Shop, text: string): Record<string, any> {
-  const lines = shop.logs.filter((l) => l.includes(text))
+  const lines = logsSaying(shop, text)
   if (lines.length !== 1) throw new Error(`${lines.length} log lines say ${text}`)
-  return JSON.parse(lines[0])
+  return lines[0]
 }
 
 const IN_PROGRESS = 'A request with this Idempotency-Key is still in progress'

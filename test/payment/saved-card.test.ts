@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { test } from 'tap'
-import { CARD, CREDENTIALS, PURCHASE, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
+import { CARD, CREDENTIALS, PURCHASE, logsSaying, startShop, type Shop, type ShopOptions } from '../helpers/shop.js'
 import type { Tap } from '../helpers/tap.js'
 import { firedExactly } from '../helpers/outcomes.js'
 import { TEST_CARDS, createSimulator } from '../../lib/simulator/index.js'
@@ -77,7 +77,7 @@ test('a deleted token is refused: the error, no hook, no second charge', async (
   await t.rejects(shop.app.qorepay.payWithSavedCard(REFILL, token), { code: 'FST_QOREPAY_GATEWAY', gatewayStatus: 400, gatewayCode: 'purchase_charge_error' })
   t.equal(shop.sim.count('purchases.get') - gets, 1, 'one look: a refused charge left the purchase created')
   const purchaseId = [...shop.sim.purchases.values()].at(-1)!.id
-  const warned = shop.logs.filter((l) => l.includes('charge with a saved card')).map((l) => JSON.parse(l))
+  const warned = logsSaying(shop, 'charge with a saved card')
   t.match(warned, [{ level: 40, purchaseId, err: { gatewayCode: 'purchase_charge_error' }, msg: `qorepay: charge with a saved card for purchase ${purchaseId} was refused; looking it up` }])
   t.equal(warned.length, 1)
   t.equal(shop.sim.count('purchases.charge'), 1)
