@@ -39,7 +39,7 @@ const FOLDERS = {
   stores: {
     // conformance.ts is the suite other stores run (fastify-qorepay/testing), not code of a store.
     mutate: ['lib/stores/**/*.ts', '!lib/stores/conformance.ts'],
-    tests: ['test/stores/memory.test.ts', 'test/stores/redis.test.ts', 'test/stores/postgres.test.ts', 'test/stores/session-store.test.ts', 'test/stores/store-timeout.test.ts']
+    tests: ['test/stores/memory.test.ts', 'test/stores/time-heap.test.ts', 'test/stores/redis.test.ts', 'test/stores/postgres.test.ts', 'test/stores/session-store.test.ts', 'test/stores/store-timeout.test.ts']
   }
 }
 

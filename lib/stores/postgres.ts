@@ -124,7 +124,7 @@ export class PostgresStore implements SessionStore {
       const live = store.deref()
       if (live === undefined) clearInterval(timer)
       // A failed sweep (the pool ended, the database down) waits for the next tick.
-      else live.sweep().catch(() => 0)
+      else live.sweep().catch(() => {})
     }, sweepIntervalMs)
     timer.unref()
     this.#timer = timer

@@ -113,7 +113,7 @@ export function guardStore (store: SessionStore, options: GuardOptions): Session
         undoLate[method]?.(args, result)?.catch(() => {})
       }
     }, (err: unknown) => {
-      if (late) return
+      // A late failure settles nothing: the caller already has the timeout's error.
       clearTimeout(timer)
       reject(new QorePayStoreError((err as Error).message, { cause: err }))
     })

@@ -253,6 +253,21 @@ test('holds 100,000 pending 3DS sessions of about 1 KB in well under 150 MB', as
   t.equal(store.size, 100_000)
 })
 
+test('a queue emptied by unschedule is dropped: 50,000 queue names come and go in no lasting heap', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < 50_000; i++) {
+    await store.schedule(`queue-${i}`, 'm', 1)
+    await store.unschedule(`queue-${i}`, 'm')
+  }
+  gc()
+  const megabytes = (process.memoryUsage().heapUsed - before) / 1e6
+  t.ok(megabytes < 8, `${megabytes.toFixed(2)} MB kept (each queue left behind would keep about 500 bytes: 25 MB)`)
+  t.equal(store.size, 0)
+})
+
 test('validates its options and arguments', async (t) => {
   for (const maxEntries of [0, -1, 1.5, Number.NaN, Infinity, '10']) {
     t.throws(() => new MemoryStore({ maxEntries: maxEntries as number }), { name: 'TypeError', message: /maxEntries must be a positive integer/ }, String(maxEntries))
@@ -260,6 +275,10 @@ test('validates its options and arguments', async (t) => {
   for (const sweepIntervalMs of [0, -1, Number.NaN, Infinity, '10']) {
     t.throws(() => new MemoryStore({ sweepIntervalMs: sweepIntervalMs as number }), { name: 'TypeError', message: /sweepIntervalMs/ }, String(sweepIntervalMs))
   }
+  const single = new MemoryStore({ maxEntries: 1 })
+  t.teardown(() => single.close())
+  await single.set('only', 1, 60_000)
+  await t.rejects(single.set('second', 2, 60_000), /MemoryStore is full \(maxEntries 1\)/, 'maxEntries 1: the smallest store holds one key')
 
   const store = new MemoryStore()
   t.teardown(() => store.close())

@@ -71,6 +71,33 @@ test('PostgresStore', { skip }, async (t) => {
     t.equal(await store.sweep(), 25, 'three batches: 10, 10, 5')
     t.equal(await store.sweep(), 0)
     t.same((await pool.query(`SELECT key FROM ${schema}.swept`)).rows, [{ key: 'long' }])
+
+    const oneByOne = new PostgresStore({ pool, table: swept, sweepBatch: 1 })
+    t.teardown(() => oneByOne.close())
+    await Promise.all(['a', 'b', 'c'].map((key) => oneByOne.set(key, key, 1)))
+    await sleep(50)
+    t.equal(await oneByOne.sweep(), 3, 'batches of one row: the smallest batch')
+  })
+
+  t.test('migrate() waits for the advisory lock named after its table', async (t) => {
+    const locked = `${schema}.locked`
+    const name = `fastify-qorepay:${locked}`
+    const holder = await other.connect()
+    await holder.query('BEGIN')
+    await holder.query('SELECT pg_advisory_xact_lock(hashtext($1))', [name])
+    // Set when migrate() resolves, by the promise, not by the loop below.
+    const state = { migrated: false }
+    const migrating = new PostgresStore({ pool, table: locked }).migrate().then(() => { state.migrated = true })
+    // Until migrate() waits on that lock (or, wrongly, finishes without it).
+    const waiting = async (): Promise<number> => (await pool.query(`SELECT count(*)::int AS n FROM pg_locks
+      WHERE locktype = 'advisory' AND NOT granted AND objid::text::bigint = (hashtext($1)::bigint & 4294967295)`, [name])).rows[0].n
+    for (let i = 0; i < 100 && !state.migrated && await waiting() === 0; i++) await sleep(20)
+    t.equal(state.migrated, false, 'not migrated while another instance holds the lock')
+    t.equal(await waiting(), 1, 'one session waits for it')
+    await holder.query('COMMIT')
+    holder.release()
+    await migrating
+    t.equal((await pool.query('SELECT to_regclass($1) AS found', [locked])).rows[0].found, `${schema}.locked`, 'migrated once the lock is free')
   })
 
   t.test('the sweep timer runs, never holds the process, and close() stops it', async (t) => {
@@ -139,6 +166,12 @@ test('PostgresStore', { skip }, async (t) => {
     for (const bad of ['', 'a.b.c', 'x"; DROP TABLE y; --', '1abc', 'a-b', 5]) {
       t.throws(() => new PostgresStore({ pool, table: bad as string }), { name: 'TypeError', message: /table must be an identifier/ }, String(bad))
     }
+    // A string is quoted; anything else is named by its type, and an array is refused though its text would pass.
+    for (const [bad, got] of [['a-b', '"a-b"'], [5, 'number'], [['qorepay_store'], 'object']]) {
+      t.throws(() => new PostgresStore({ pool, table: bad as string }), {
+        name: 'TypeError', message: `PostgresStore table must be an identifier such as 'qorepay_store' or 'schema.qorepay_store', got ${String(got)}`
+      }, String(got))
+    }
     t.throws(() => migrationSql('a b'), TypeError)
     for (const sweepIntervalMs of [0, -1, Number.NaN, '10']) {
       t.throws(() => new PostgresStore({ pool, sweepIntervalMs: sweepIntervalMs as number }), /sweepIntervalMs must be a positive finite number/)
@@ -156,6 +189,8 @@ test('PostgresStore', { skip }, async (t) => {
     await t.rejects(store.take(5 as never), TypeError)
     await t.rejects(store.delete(null as never), TypeError)
     await t.rejects(store.schedule('q', '', 1), TypeError)
+    await t.rejects(store.schedule('q', 'm', Number.NaN), { name: 'TypeError', message: 'SessionStore dueAt must be a finite number of epoch milliseconds, got NaN' })
+    await t.rejects(store.due('q', Infinity, 1, 1), { name: 'TypeError', message: 'SessionStore now must be a finite number of epoch milliseconds, got Infinity' })
     await t.rejects(store.due('q', 1, 0, 1), TypeError)
     await t.rejects(store.unschedule('', 'm'), TypeError)
   })

@@ -117,6 +117,9 @@ test('RedisStore', { skip }, async (t) => {
     t.equal(await cachedScripts(), '1', 'the script is cached after')
     t.same(await store.due('q', 1001, 1, 1000), ['m'], 'answered through EVALSHA')
     t.equal(await cachedScripts(), '1')
+    const stats = await fresh.info('commandstats')
+    t.match(stats, /cmdstat_evalsha:calls=2,/, 'by its SHA-1 each time: NOSCRIPT once, then the answer')
+    t.match(stats, /cmdstat_eval:calls=1,/, 'the script itself sent once')
   })
 
   t.test('due passes on errors other than NOSCRIPT', async (t) => {
@@ -126,6 +129,21 @@ test('RedisStore', { skip }, async (t) => {
     await store.due('warm', 1, 1, 1)
     await client.set(`${prefix}queue:q`, 'not a sorted set')
     await t.rejects(store.due('q', 1, 1, 1), /WRONGTYPE/)
+  })
+
+  t.test('due sends no script after an EVALSHA error other than NOSCRIPT', async (t) => {
+    // A server of our own, where an ACL user may run EVAL but not EVALSHA: the refusal is passed on, not worked around.
+    const server = await startRedisServer()
+    t.teardown(() => server.stop())
+    const admin = new Redis(redisTestOptions({ port: server.port }))
+    t.teardown(() => admin.quit())
+    await admin.acl('SETUSER', 'no-evalsha', 'on', 'nopass', '~*', '&*', '+@all', '-evalsha')
+    const limited = new Redis(redisTestOptions({ port: server.port, username: 'no-evalsha', password: 'any' }))
+    t.teardown(() => limited.quit())
+    const store = new RedisStore({ client: limited, prefix: freshPrefix() })
+    await store.schedule('q', 'm', 1)
+    await t.rejects(store.due('q', 1, 1, 1000), /^NOPERM/)
+    t.notMatch(await admin.info('commandstats'), /cmdstat_eval:/, 'no EVAL ran')
   })
 
   t.test('keys are namespaced by the prefix', async (t) => {

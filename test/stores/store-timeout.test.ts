@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { Redis } from 'ioredis'
 import { RedisStore } from '../../lib/stores/redis.js'
-import { guardStore } from '../../lib/stores/session-store.js'
+import { guardStore, type SessionStore } from '../../lib/stores/session-store.js'
 import { sessionKey, sessionTimeLeft, type ThreeDSSession } from '../../lib/three-ds/session.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 import type { Tap } from '../helpers/tap.js'
@@ -60,15 +60,33 @@ test('a frozen store: every guarded call fails as an outage within storeTimeout'
 
 test('late answers are undone where they would leave work half-done', async (t) => {
   const { server, client, admin, store } = await frozenable(t)
-  const guarded = guardStore(store, { timeoutMs: TIMEOUT, takenTtl: sessionTimeLeft })
-  const unguarded = guardStore(store, { timeoutMs: TIMEOUT })
+  // What the guard asks of takenTtl, and every claim it makes of the store: the put-backs are claims.
+  const asked: unknown[][] = []
+  const claims: unknown[][] = []
+  const recording: SessionStore = {
+    get: async (key) => await store.get(key),
+    set: async (key, value, ttlMs) => { await store.set(key, value, ttlMs) },
+    claim: async (key, value, ttlMs) => {
+      claims.push([key, value, ttlMs])
+      return await store.claim(key, value, ttlMs)
+    },
+    take: async (key) => await store.take(key),
+    delete: async (key) => { await store.delete(key) }
+  }
+  const takenTtl = (key: string, value: unknown): number => {
+    asked.push([key, value])
+    return sessionTimeLeft(key, value)
+  }
+  const guarded = guardStore(recording, { timeoutMs: TIMEOUT, takenTtl })
+  const unguarded = guardStore(recording, { timeoutMs: TIMEOUT })
   const session = threeDSSession('p-1', 60_000)
   await store.set(sessionKey('back'), session, 60_000)
   await store.set(sessionKey('dropped'), session, 60_000)
   await store.set('not-a-session', session, 60_000)
   await store.set(sessionKey('null'), null, 60_000)
   await store.set(sessionKey('no-expiry'), { purchaseId: 'p-2' }, 60_000)
-  await store.set(sessionKey('partial'), { purchaseId: 'p-2', expiresAt: Date.now() + 60_000 }, 60_000)
+  const partial = { purchaseId: 'p-2', expiresAt: Date.now() + 60_000 }
+  await store.set(sessionKey('partial'), partial, 60_000)
   await store.set('taken', 'v', 60_000)
   await store.set('held', 'first', 60_000)
   await admin.hset('hash', 'f', 'v')
@@ -102,6 +120,11 @@ test('late answers are undone where they would leave work half-done', async (t) 
     t.equal(await admin.exists(key), 0, `${key}: not put back (no takenTtl, not a session key, not a whole session, nothing taken)`)
   }
   t.equal(await admin.type('hash'), 'hash')
+  t.same(asked, [
+    [sessionKey('back'), session], ['not-a-session', session], [sessionKey('null'), null],
+    [sessionKey('no-expiry'), { purchaseId: 'p-2' }], [sessionKey('partial'), partial]
+  ], 'takenTtl is asked about each value a late take removed, never about a take that found nothing')
+  t.same(claims.map(([key]) => key), ['won', 'held', sessionKey('back')], 'one put-back claim: no claim where takenTtl answered 0')
 })
 
 test('an expired session taken late is not put back', async (t) => {
