@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { guardStore, type SessionStore } from '../../lib/stores/session-store.js'
 import { sessionKey, sessionTimeLeft, type ThreeDSSession } from '../../lib/three-ds/session.js'
+import { keyValueOf } from '../helpers/key-value.js'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js'
 import type { Tap } from '../helpers/tap.js'
 
@@ -64,14 +65,11 @@ test('late answers are undone where they would leave work half-done', async (t) 
   const asked: unknown[][] = []
   const claims: unknown[][] = []
   const recording: SessionStore = {
-    get: async (key) => await store.get(key),
-    set: async (key, value, ttlMs) => { await store.set(key, value, ttlMs) },
+    ...keyValueOf(store),
     claim: async (key, value, ttlMs) => {
       claims.push([key, value, ttlMs])
       return await store.claim(key, value, ttlMs)
-    },
-    take: async (key) => await store.take(key),
-    delete: async (key) => { await store.delete(key) }
+    }
   }
   const takenTtl = (key: string, value: unknown): number => {
     asked.push([key, value])
